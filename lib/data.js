@@ -1,0 +1,102 @@
+'use strict'
+
+// Data crunching on numeric typed arrays: argument checks, then one native call each.
+
+const native = require('../binding.js')
+const { invalidType, invalidValue, outOfRange } = require('./errors.js')
+const { captureStack, submit } = require('./scheduler.js')
+const v = require('./validate.js')
+
+const MAX_BINS = 1 << 20
+
+async function sort(array, options) {
+  const stack = captureStack(sort)
+  v.numericArray(array, 'array')
+  const opts = v.options(options)
+  const descending = v.boolean(opts.descending, 'options.descending', false)
+  const inPlace = v.boolean(opts.inPlace, 'options.inPlace', false)
+  const signal = v.signal(opts.signal)
+  if (inPlace) {
+    return submit((token) => native.sortInPlace(array, descending, token).then(() => array), signal, stack)
+  }
+  return submit((token) => native.sortCopy(array, descending, token), signal, stack)
+}
+
+async function argsort(array, options) {
+  const stack = captureStack(argsort)
+  v.numericArray(array, 'array')
+  const opts = v.options(options)
+  const descending = v.boolean(opts.descending, 'options.descending', false)
+  const signal = v.signal(opts.signal)
+  if (array.length > 2 ** 32) {
+    throw outOfRange('array.length', 'at most 2 ** 32 (indices are a Uint32Array)', array.length)
+  }
+  return submit((token) => native.argsort(array, descending, token), signal, stack)
+}
+
+async function describe(array, options) {
+  const stack = captureStack(describe)
+  v.numericArray(array, 'array')
+  const opts = v.options(options)
+  let ddof = 0
+  if (opts.ddof !== undefined) {
+    ddof = v.number(opts.ddof, 'options.ddof')
+    if (!Number.isFinite(ddof) || ddof < 0) throw outOfRange('options.ddof', 'a finite number >= 0', ddof)
+  }
+  const signal = v.signal(opts.signal)
+  return submit((token) => native.describe(array, ddof, token), signal, stack)
+}
+
+/** `probs` as a fresh Float64Array of numbers in [0, 1]. */
+function probabilities(probs) {
+  const kind = v.typedArrayKind(probs)
+  if (!Array.isArray(probs) && kind !== 'Float64Array') {
+    throw invalidType('probs', 'an Array or Float64Array of numbers', probs)
+  }
+  if (kind === 'Float64Array' && v.isDetached(probs)) {
+    throw invalidValue('probs', probs, 'is backed by a detached ArrayBuffer')
+  }
+  const out = new Float64Array(probs.length)
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i]
+    if (typeof p !== 'number') throw invalidType(`probs[${i}]`, 'of type number', p)
+    if (!(p >= 0 && p <= 1)) throw outOfRange(`probs[${i}]`, '>= 0 and <= 1', p)
+    out[i] = p
+  }
+  return out
+}
+
+async function quantiles(array, probs, options) {
+  const stack = captureStack(quantiles)
+  v.numericArray(array, 'array')
+  const ps = probabilities(probs)
+  const opts = v.options(options)
+  const signal = v.signal(opts.signal)
+  return submit((token) => native.quantiles(array, ps, token), signal, stack)
+}
+
+async function histogram(array, options) {
+  const stack = captureStack(histogram)
+  v.numericArray(array, 'array')
+  const opts = v.options(options)
+  const bins = v.integer(opts.bins, 'options.bins', 1, MAX_BINS, 10)
+  let min
+  let max
+  const range = opts.range
+  if (range !== undefined) {
+    if (!Array.isArray(range) && v.typedArrayKind(range) !== 'Float64Array') {
+      throw invalidType('options.range', 'an Array of two numbers [min, max]', range)
+    }
+    if (range.length !== 2) throw invalidValue('options.range', range, 'must hold exactly two numbers [min, max]')
+    ;[min, max] = [range[0], range[1]]
+    for (const [i, x] of [min, max].entries()) {
+      if (typeof x !== 'number') throw invalidType(`options.range[${i}]`, 'of type number', x)
+      if (!Number.isFinite(x)) throw outOfRange(`options.range[${i}]`, 'a finite number', x)
+    }
+    if (min > max) throw invalidValue('options.range', range, 'must have min <= max')
+  }
+  const signal = v.signal(opts.signal)
+  return submit((token) => native.histogram(array, bins, min, max, token), signal, stack)
+}
+
+module.exports = { argsort, describe, histogram, quantiles, sort }

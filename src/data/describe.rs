@@ -1,0 +1,310 @@
+//! `describe`: count, NaN count, min, max, compensated sum, mean, variance and stddev in one
+//! read of memory.
+//!
+//! The array is cut into blocks small enough to stay in cache. Each block is summed with a
+//! Neumaier-compensated sum kept in independent lanes (so the loop is not one long dependency
+//! chain), then read a second time, from cache, for the sum of squared deviations from the
+//! block's own mean (the corrected two-pass algorithm). Blocks are merged with Chan et al.'s
+//! pairwise update, which keeps the variance accurate for data far from zero.
+
+use rayon::prelude::*;
+
+use crate::cancel::Cancel;
+use crate::element::Element;
+use crate::error::KernelError;
+
+const LANES: usize = 8;
+/// Elements per block: 32 KiB of f64, inside L1/L2 for the second read.
+const BLOCK: usize = 4096;
+/// Elements per rayon task (a fraction of a millisecond each): the cancel-poll granularity.
+const TASK: usize = BLOCK * 64;
+
+/// What `describe` resolves to. Fields that have no value for the data are NaN.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    pub count: f64,
+    pub nan_count: f64,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub mean: f64,
+    pub variance: f64,
+    pub stddev: f64,
+}
+
+/// A running summary of some of the values, mergeable in any grouping.
+#[derive(Clone, Copy, Debug)]
+struct Partial {
+    count: u64,
+    nan_count: u64,
+    min: f64,
+    max: f64,
+    /// Neumaier sum: `sum + comp` is the compensated total.
+    sum: f64,
+    comp: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Partial {
+    const EMPTY: Partial = Partial {
+        count: 0,
+        nan_count: 0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        sum: 0.0,
+        comp: 0.0,
+        mean: 0.0,
+        m2: 0.0,
+    };
+
+    fn total(&self) -> f64 {
+        // With an infinity in the data the compensation is NaN; the plain sum is the answer.
+        if self.sum.is_finite() {
+            self.sum + self.comp
+        } else {
+            self.sum
+        }
+    }
+
+    fn merge(self, b: Partial) -> Partial {
+        let a = self;
+        if a.count == 0 {
+            return Partial {
+                nan_count: a.nan_count + b.nan_count,
+                ..b
+            };
+        }
+        if b.count == 0 {
+            return Partial {
+                nan_count: a.nan_count + b.nan_count,
+                ..a
+            };
+        }
+        let (sum, comp) = neumaier(a.sum, a.comp + b.comp, b.sum);
+        let (na, nb) = (a.count as f64, b.count as f64);
+        let n = na + nb;
+        let delta = b.mean - a.mean;
+        Partial {
+            count: a.count + b.count,
+            nan_count: a.nan_count + b.nan_count,
+            min: if b.min < a.min { b.min } else { a.min },
+            max: if b.max > a.max { b.max } else { a.max },
+            sum,
+            comp,
+            mean: a.mean + delta * (nb / n),
+            m2: a.m2 + b.m2 + delta * delta * (na * nb / n),
+        }
+    }
+}
+
+/// Adds `x` to the running sum `s` with compensation `c` (Neumaier's variant of Kahan).
+#[inline(always)]
+fn neumaier(s: f64, c: f64, x: f64) -> (f64, f64) {
+    let t = s + x;
+    let lost = if s.abs() >= x.abs() {
+        (s - t) + x
+    } else {
+        (x - t) + s
+    };
+    (t, c + lost)
+}
+
+fn block<T: Element>(values: &[T]) -> Partial {
+    let mut sum = [0.0f64; LANES];
+    let mut comp = [0.0f64; LANES];
+    let mut min = [f64::INFINITY; LANES];
+    let mut max = [f64::NEG_INFINITY; LANES];
+    let mut nans = [0u64; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            let x = c[l].to_f64();
+            let is_nan = x.is_nan();
+            let v = if is_nan { 0.0 } else { x };
+            nans[l] += is_nan as u64;
+            min[l] = if x < min[l] { x } else { min[l] };
+            max[l] = if x > max[l] { x } else { max[l] };
+            (sum[l], comp[l]) = neumaier(sum[l], comp[l], v);
+        }
+    }
+    for (l, v) in chunks.remainder().iter().enumerate() {
+        let x = v.to_f64();
+        if x.is_nan() {
+            nans[l] += 1;
+        } else {
+            min[l] = min[l].min(x);
+            max[l] = max[l].max(x);
+            (sum[l], comp[l]) = neumaier(sum[l], comp[l], x);
+        }
+    }
+    let nan_count: u64 = nans.iter().sum();
+    let count = values.len() as u64 - nan_count;
+    let (mut s, mut c) = (0.0, comp.iter().sum::<f64>());
+    for x in sum {
+        (s, c) = neumaier(s, c, x);
+    }
+    let mut p = Partial {
+        count,
+        nan_count,
+        min: min.iter().copied().fold(f64::INFINITY, f64::min),
+        max: max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        sum: s,
+        comp: c,
+        mean: 0.0,
+        m2: 0.0,
+    };
+    if count == 0 {
+        return p;
+    }
+    // The second read, from cache: squared deviations from this block's mean, with the
+    // correction term that removes the error of the mean itself.
+    let mean = p.total() / count as f64;
+    let mut sq = [0.0f64; LANES];
+    let mut dev = [0.0f64; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for ch in &mut chunks {
+        for l in 0..LANES {
+            let x = ch[l].to_f64();
+            let d = if x.is_nan() { 0.0 } else { x - mean };
+            sq[l] += d * d;
+            dev[l] += d;
+        }
+    }
+    for (l, v) in chunks.remainder().iter().enumerate() {
+        let x = v.to_f64();
+        if !x.is_nan() {
+            let d = x - mean;
+            sq[l] += d * d;
+            dev[l] += d;
+        }
+    }
+    let dev: f64 = dev.iter().sum();
+    p.mean = mean;
+    p.m2 = sq.iter().sum::<f64>() - dev * dev / count as f64;
+    p
+}
+
+/// Summarises `values` (NaN skipped and counted), dividing the variance by `count - ddof`
+/// (clamped at 0, as numpy does: a divisor of 0 gives Infinity or NaN).
+pub fn describe<T: Element>(
+    values: &[T],
+    ddof: f64,
+    cancel: &Cancel,
+) -> Result<Summary, KernelError> {
+    let p = values
+        .par_chunks(TASK)
+        .map(|task| {
+            cancel.check()?;
+            Ok(task
+                .chunks(BLOCK)
+                .map(block)
+                .fold(Partial::EMPTY, Partial::merge))
+        })
+        .try_reduce(|| Partial::EMPTY, |a, b| Ok(a.merge(b)))?;
+    Ok(summarize(&p, ddof))
+}
+
+fn summarize(p: &Partial, ddof: f64) -> Summary {
+    let count = p.count as f64;
+    if p.count == 0 {
+        return Summary {
+            count: 0.0,
+            nan_count: p.nan_count as f64,
+            min: f64::NAN,
+            max: f64::NAN,
+            sum: 0.0,
+            mean: f64::NAN,
+            variance: f64::NAN,
+            stddev: f64::NAN,
+        };
+    }
+    let sum = p.total();
+    let mean = sum / count;
+    // With infinities the deviations are NaN; numpy reports NaN there too.
+    let variance = if mean.is_finite() {
+        p.m2.max(0.0) / (count - ddof).max(0.0)
+    } else {
+        f64::NAN
+    };
+    Summary {
+        count,
+        nan_count: p.nan_count as f64,
+        min: p.min,
+        max: p.max,
+        sum,
+        mean,
+        variance,
+        stddev: variance.sqrt(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d<T: Element>(v: &[T]) -> Summary {
+        describe(v, 0.0, &Cancel::new()).unwrap()
+    }
+
+    #[test]
+    fn compensated_sum_survives_cancellation() {
+        let v: Vec<f64> = (0..3_000_000).map(|i| [1e16, 1.0, -1e16][i % 3]).collect();
+        let s = d(&v);
+        assert_eq!(s.sum, 1e6);
+        assert_eq!(s.count, 3e6);
+    }
+
+    #[test]
+    fn variance_is_stable_far_from_zero() {
+        // 1e9 + {0, 1, 2, 3}: mean 1e9 + 1.5, population variance 1.25
+        let v: Vec<f64> = (0..1_000_003).map(|i| 1e9 + (i % 4) as f64).collect();
+        let s = describe(&v, 0.0, &Cancel::new()).unwrap();
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let exact = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        assert!(
+            (s.variance - exact).abs() < 1e-9,
+            "{} vs {}",
+            s.variance,
+            exact
+        );
+        assert!((s.mean - mean).abs() < 1e-6);
+    }
+
+    #[test]
+    fn edges() {
+        let e = d::<f64>(&[]);
+        assert_eq!((e.count, e.sum), (0.0, 0.0));
+        assert!(e.mean.is_nan() && e.min.is_nan() && e.variance.is_nan());
+
+        let s = d(&[f64::NAN, 2.0, f64::NAN]);
+        assert_eq!(
+            (s.count, s.nan_count, s.min, s.max, s.mean, s.variance),
+            (1.0, 2.0, 2.0, 2.0, 2.0, 0.0)
+        );
+        let s = describe(&[2.0f64], 1.0, &Cancel::new()).unwrap();
+        assert!(s.variance.is_nan()); // 0 / 0, as numpy
+
+        let s = d(&[1.0, f64::INFINITY]);
+        assert_eq!(s.sum, f64::INFINITY);
+        assert!(s.variance.is_nan());
+        let s = d(&[f64::INFINITY, f64::NEG_INFINITY]);
+        assert!(s.sum.is_nan());
+
+        let s = d(&[-3i8, 5, 7]);
+        assert_eq!((s.min, s.max, s.sum), (-3.0, 7.0, 9.0));
+        let s = d(&[u64::MAX, 0]);
+        assert_eq!(s.max, u64::MAX as f64);
+    }
+
+    #[test]
+    fn aborts() {
+        let c = Cancel::new();
+        c.cancel();
+        assert!(matches!(
+            describe(&[1.0f64; 10], 0.0, &c),
+            Err(KernelError::Aborted)
+        ));
+    }
+}

@@ -1,0 +1,344 @@
+//! Radix sort on 8-bit digits: the engine behind `sort` and `argsort`.
+//!
+//! Scattering a large array to 256 places at once is slow here (every write lands on another
+//! page), so only the first digits are scattered out of cache: [`radix_sort`] splits by the
+//! highest byte that varies (MSD), recursing until a bucket fits in L2, then sorts each bucket
+//! by its remaining bytes with LSD passes that stay in cache. Buckets are independent, so they
+//! run in parallel; large scatters are parallel over chunks. Every step is stable, which
+//! `argsort` relies on. Bytes that are the same in every key are never sorted on.
+
+use rayon::prelude::*;
+
+use crate::cancel::Cancel;
+use crate::error::KernelError;
+
+/// Elements between two polls of the cancel flag inside a chunk (well under a millisecond).
+const POLL_EVERY: usize = 1 << 16;
+/// Smallest chunk worth a rayon task.
+const MIN_CHUNK: usize = 1 << 15;
+
+/// Raw pointer for disjoint parallel writes into one buffer.
+#[derive(Clone, Copy)]
+struct SharedMut<T>(*mut T);
+// SAFETY: every writer gets ranges no other writer touches (checked in `scatter`).
+unsafe impl<T: Send> Send for SharedMut<T> {}
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
+fn chunk_len(n: usize) -> usize {
+    // A few chunks per thread, so a thread that gets a busy core does not hold everyone up.
+    let chunks = (rayon::current_num_threads() * 4).max(1);
+    n.div_ceil(chunks).max(MIN_CHUNK)
+}
+
+/// Buckets at most this long are sorted in cache by LSD passes (both buffers fit in L2).
+const LEAF_BYTES: usize = 1 << 19;
+/// Buckets this short use a stable comparison sort.
+const TINY: usize = 64;
+
+/// Sorts `data` by the `bits` bits of `key(x)` starting at bit `first_shift`, stably, using
+/// `scratch` (same length) as the second buffer.
+///
+/// Returns `true` when the sorted result ended up in `scratch`, `false` when it is in `data`.
+pub fn radix_sort<T, F>(
+    data: &mut [T],
+    scratch: &mut [T],
+    key: F,
+    first_shift: u32,
+    bits: u32,
+    cancel: &Cancel,
+) -> Result<bool, KernelError>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&T) -> u64 + Sync,
+{
+    assert_eq!(data.len(), scratch.len());
+    let n = data.len();
+    let end = first_shift + bits; // bits [first_shift, end) are sorted on
+    let mask = if end >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << end) - 1
+    } & !((1u64 << first_shift) - 1);
+    let len = chunk_len(n);
+    let varying = varying_bits(data, &key, len) & mask;
+    cancel.check()?;
+    if varying == 0 {
+        return Ok(false);
+    }
+    let top = 63 - varying.leading_zeros(); // the highest bit that varies
+    sort_region(data, scratch, &key, first_shift, top + 1, false, cancel)?;
+    Ok(false)
+}
+
+/// OR of all keys XOR AND of all keys: the bits that are not the same in every key.
+fn varying_bits<T: Copy + Send + Sync, F: Fn(&T) -> u64 + Sync>(
+    data: &[T],
+    key: &F,
+    len: usize,
+) -> u64 {
+    let (or, and) = data
+        .par_chunks(len)
+        .map(|c| {
+            c.iter()
+                .fold((0u64, u64::MAX), |(o, a), x| (o | key(x), a & key(x)))
+        })
+        .reduce(|| (0, u64::MAX), |(o1, a1), (o2, a2)| (o1 | o2, a1 & a2));
+    or ^ and
+}
+
+/// Sorts `data` by bits `[low, high)` of the key. The result goes to `scratch` when
+/// `to_scratch`, else stays in `data`.
+#[allow(clippy::too_many_arguments)]
+fn sort_region<T, F>(
+    data: &mut [T],
+    scratch: &mut [T],
+    key: &F,
+    low: u32,
+    high: u32,
+    to_scratch: bool,
+    cancel: &Cancel,
+) -> Result<(), KernelError>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&T) -> u64 + Sync,
+{
+    let n = data.len();
+    if n <= TINY || high <= low {
+        if high > low {
+            data.sort_by_key(|x| key(x) >> low);
+        }
+        if to_scratch {
+            scratch.copy_from_slice(data);
+        }
+        return Ok(());
+    }
+    if n * std::mem::size_of::<T>() <= LEAF_BYTES {
+        cancel.check()?;
+        let in_scratch = lsd_sort(data, scratch, key, low, (high - low).div_ceil(8), cancel)?;
+        match (in_scratch, to_scratch) {
+            (true, false) => data.copy_from_slice(scratch),
+            (false, true) => scratch.copy_from_slice(data),
+            _ => {}
+        }
+        return Ok(());
+    }
+    // MSD step on bits [shift, high): scatter into scratch, then sort each bucket from there,
+    // so that the buffers swap roles and no copy is needed.
+    let shift = high.saturating_sub(8).max(low);
+    let ends = scatter(
+        data,
+        scratch,
+        chunk_len(n),
+        |x| ((key(x) >> shift) & 0xff) as usize,
+        cancel,
+    )?;
+    let mut buckets = Vec::with_capacity(256);
+    let (mut rest_s, mut rest_d) = (scratch, data);
+    let mut start = 0;
+    for end in ends {
+        let (b_s, s) = rest_s.split_at_mut(end - start);
+        let (b_d, d) = rest_d.split_at_mut(end - start);
+        if !b_s.is_empty() {
+            buckets.push((b_s, b_d));
+        }
+        (rest_s, rest_d, start) = (s, d, end);
+    }
+    buckets
+        .into_par_iter()
+        .try_for_each(|(b_s, b_d)| sort_region(b_s, b_d, key, low, shift, !to_scratch, cancel))
+}
+
+/// Sorts `data` by the digits `(key(x) >> (first_shift + 8 * p)) & 0xff` for `p` in
+/// `0..passes`, least significant first, using `scratch` (same length) as the second buffer.
+///
+/// Returns `true` when the sorted result ended up in `scratch`, `false` when it is in `data`.
+pub fn lsd_sort<T, F>(
+    data: &mut [T],
+    scratch: &mut [T],
+    key: F,
+    first_shift: u32,
+    passes: u32,
+    cancel: &Cancel,
+) -> Result<bool, KernelError>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&T) -> u64 + Sync,
+{
+    assert_eq!(data.len(), scratch.len());
+    let n = data.len();
+    if n < 2 {
+        return Ok(false);
+    }
+    let len = chunk_len(n);
+    let varying = varying_bits(data, &key, len);
+
+    let mut in_scratch = false;
+    for p in 0..passes {
+        let shift = first_shift + 8 * p;
+        if (varying >> shift) & 0xff == 0 {
+            continue;
+        }
+        let (src, dst): (&[T], &mut [T]) = if in_scratch {
+            (&*scratch, &mut *data)
+        } else {
+            (&*data, &mut *scratch)
+        };
+        scatter(
+            src,
+            dst,
+            len,
+            |x| ((key(x) >> shift) & 0xff) as usize,
+            cancel,
+        )?;
+        in_scratch = !in_scratch;
+    }
+    Ok(in_scratch)
+}
+
+/// One stable counting pass of `src` into `dst` by `digit` (0..256); returns where each
+/// digit's range ends.
+fn scatter<T, D>(
+    src: &[T],
+    dst: &mut [T],
+    len: usize,
+    digit: D,
+    cancel: &Cancel,
+) -> Result<[usize; 256], KernelError>
+where
+    T: Copy + Send + Sync,
+    D: Fn(&T) -> usize + Sync,
+{
+    let counts: Vec<[usize; 256]> = src
+        .par_chunks(len)
+        .map(|c| {
+            let mut h = [0usize; 256];
+            for x in c {
+                h[digit(x)] += 1;
+            }
+            h
+        })
+        .collect();
+    cancel.check()?;
+
+    // Chunk c writes digit d from offsets[c][d] on: digits in order, chunks in order (stable).
+    let mut offsets = vec![[0usize; 256]; counts.len()];
+    let mut ends = [0usize; 256];
+    let mut total = 0usize;
+    for d in 0..256 {
+        for (c, h) in counts.iter().enumerate() {
+            offsets[c][d] = total;
+            total += h[d];
+        }
+        ends[d] = total;
+    }
+
+    let n = dst.len();
+    let out = SharedMut(dst.as_mut_ptr());
+    src.par_chunks(len)
+        .zip(offsets.into_par_iter())
+        .try_for_each(|(chunk, mut off)| {
+            let out = out;
+            for (i, x) in chunk.iter().enumerate() {
+                if i % POLL_EVERY == 0 {
+                    cancel.check()?;
+                }
+                let d = digit(x);
+                let at = off[d];
+                // A source that changes under us (JS writing to an input it handed over)
+                // could count differently now than in the counting pass; never write out of
+                // bounds because of it.
+                if at >= n || at >= ends[d] {
+                    return Err(KernelError::InvalidValue(
+                        "The input was modified while it was being sorted".into(),
+                    ));
+                }
+                // SAFETY: `at < n`, and the offsets give each chunk ranges of its own.
+                unsafe { out.0.add(at).write(*x) };
+                off[d] = at + 1;
+            }
+            Ok(())
+        })?;
+    Ok(ends)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed
+    }
+
+    #[test]
+    fn sorts_like_std_across_chunk_boundaries() {
+        let mut seed = 7;
+        for n in [
+            0usize,
+            1,
+            2,
+            3,
+            255,
+            256,
+            257,
+            MIN_CHUNK - 1,
+            MIN_CHUNK,
+            MIN_CHUNK + 1,
+            300_001,
+        ] {
+            let mut data: Vec<u64> = (0..n).map(|_| lcg(&mut seed)).collect();
+            let mut expected = data.clone();
+            expected.sort_unstable();
+            let mut scratch = vec![0; n];
+            let mut data2 = data.clone();
+            let in_scratch =
+                lsd_sort(&mut data, &mut scratch, |x| *x, 0, 8, &Cancel::new()).unwrap();
+            let got = if in_scratch { &scratch } else { &data };
+            assert_eq!(got, &expected, "lsd n = {n}");
+            let in_scratch =
+                radix_sort(&mut data2, &mut scratch, |x| *x, 0, 64, &Cancel::new()).unwrap();
+            let got = if in_scratch { &scratch } else { &data2 };
+            assert_eq!(got, &expected, "hybrid n = {n}");
+        }
+    }
+
+    #[test]
+    fn is_stable() {
+        // sort pairs by the high half only; the low half (original index) must stay in order
+        let mut seed = 3;
+        let n = 400_000u64;
+        for spread in [50u64, 1 << 31] {
+            let data: Vec<u64> = (0..n)
+                .map(|i| ((lcg(&mut seed) % spread) << 32) | i)
+                .collect();
+            // the key hides the index: only stability can keep it ascending among equal keys
+            let mut pairs: Vec<(u64, u32)> = data.iter().map(|x| (x >> 32, *x as u32)).collect();
+            let mut scratch = vec![(0, 0); n as usize];
+            let in_scratch =
+                radix_sort(&mut pairs, &mut scratch, |p| p.0, 0, 32, &Cancel::new()).unwrap();
+            let got = if in_scratch { &scratch } else { &pairs };
+            for w in got.windows(2) {
+                assert!(w[0] < w[1], "{w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn skips_constant_bytes_and_stops_when_cancelled() {
+        let mut data: Vec<u64> = (0..100_000u64)
+            .rev()
+            .map(|x| x | 0xabcd_0000_0000_0000)
+            .collect();
+        let mut scratch = vec![0; data.len()];
+        let r = lsd_sort(&mut data, &mut scratch, |x| *x, 0, 8, &Cancel::new()).unwrap();
+        let got = if r { &scratch } else { &data };
+        assert!(got.windows(2).all(|w| w[0] <= w[1]));
+
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let err = lsd_sort(&mut data, &mut scratch, |x| *x, 0, 8, &cancel).unwrap_err();
+        assert!(matches!(err, KernelError::Aborted));
+    }
+}

@@ -1,0 +1,111 @@
+use std::fmt;
+
+/// The result of a kernel.
+pub type KernelResult<T> = std::result::Result<T, KernelError>;
+
+/// Why a kernel did not produce a result. The binding maps each variant to one JS error class
+/// and Node-style `code` (see `task.rs`); kernels never build JS errors themselves.
+#[derive(Debug)]
+pub enum KernelError {
+    /// An argument has the right type but an unusable value (`TypeError`, `ERR_INVALID_ARG_VALUE`).
+    InvalidValue(String),
+    /// A number or size outside what the operation accepts (`RangeError`, `ERR_OUT_OF_RANGE`).
+    OutOfRange(String),
+    /// The result or a working buffer could not be allocated (`RangeError`, `ERR_OUT_OF_MEMORY`).
+    OutOfMemory(String),
+    /// The caller's `AbortSignal` fired (`AbortError`, `ABORT_ERR`).
+    Aborted,
+    /// A file operation failed; carries what `fs` would report.
+    Io {
+        error: std::io::Error,
+        syscall: &'static str,
+        path: String,
+    },
+    /// A panic inside the kernel, caught before it could take the process down.
+    Panic(String),
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelError::InvalidValue(m)
+            | KernelError::OutOfRange(m)
+            | KernelError::OutOfMemory(m) => f.write_str(m),
+            KernelError::Aborted => f.write_str("The operation was aborted"),
+            KernelError::Io {
+                error,
+                syscall,
+                path,
+            } => write!(f, "{error}, {syscall} '{path}'"),
+            KernelError::Panic(m) => {
+                write!(f, "offload internal error (a Rust panic was caught): {m}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+/// Allocates a vector of `len` elements without aborting the process when memory is short.
+pub fn try_vec<T: Clone>(len: usize, fill: T, what: &str) -> Result<Vec<T>, KernelError> {
+    let mut v = Vec::new();
+    try_reserve(&mut v, len, what)?;
+    v.resize(len, fill);
+    Ok(v)
+}
+
+/// `Vec::try_reserve` with an error that says what could not be allocated and how big it was.
+pub fn try_reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<(), KernelError> {
+    v.try_reserve_exact(additional).map_err(|_| {
+        let bytes = (additional as u128) * (std::mem::size_of::<T>() as u128);
+        KernelError::OutOfMemory(format!(
+            "Cannot allocate {what}: {additional} elements ({bytes} bytes) do not fit in memory"
+        ))
+    })
+}
+
+/// What Node (libuv) calls an OS error: `code` such as `ENOENT`, its description, and the
+/// negative `errno` number Node reports.
+pub struct ErrnoInfo {
+    pub code: String,
+    pub description: String,
+    pub errno: i32,
+}
+
+/// The libuv name and text for an I/O error, as `fs` shows them.
+pub fn errno_info(error: &std::io::Error) -> ErrnoInfo {
+    let raw = error.raw_os_error().unwrap_or(0);
+    // libuv's names and texts for the errors file reads meet (Linux numbering).
+    let known: &[(i32, &str, &str)] = &[
+        (1, "EPERM", "operation not permitted"),
+        (2, "ENOENT", "no such file or directory"),
+        (5, "EIO", "i/o error"),
+        (9, "EBADF", "bad file descriptor"),
+        (11, "EAGAIN", "resource temporarily unavailable"),
+        (12, "ENOMEM", "not enough memory"),
+        (13, "EACCES", "permission denied"),
+        (16, "EBUSY", "resource busy or locked"),
+        (19, "ENODEV", "no such device"),
+        (20, "ENOTDIR", "not a directory"),
+        (21, "EISDIR", "illegal operation on a directory"),
+        (22, "EINVAL", "invalid argument"),
+        (23, "ENFILE", "file table overflow"),
+        (24, "EMFILE", "too many open files"),
+        (27, "EFBIG", "file too large"),
+        (36, "ENAMETOOLONG", "name too long"),
+        (40, "ELOOP", "too many symbolic links encountered"),
+        (75, "EOVERFLOW", "value too large for defined data type"),
+    ];
+    match known.iter().find(|(n, _, _)| *n == raw) {
+        Some((n, code, text)) if cfg!(target_os = "linux") => ErrnoInfo {
+            code: (*code).into(),
+            description: (*text).into(),
+            errno: -n,
+        },
+        _ => ErrnoInfo {
+            code: "EIO".into(),
+            description: error.to_string(),
+            errno: -raw,
+        },
+    }
+}

@@ -1,0 +1,25 @@
+//! offload: CPU-heavy kernels for Node.js, spread over a rayon pool and run off the event loop.
+//!
+//! The kernels are plain Rust over slices and build without Node (`cargo test`); everything
+//! that touches napi sits behind the `napi` feature, which `npm run build` turns on.
+
+/// Cooperative cancellation flag that kernels poll between chunks.
+pub mod cancel;
+/// Data crunching: sort, argsort, describe, quantiles, histogram.
+pub mod data;
+/// Element kinds (the eleven numeric typed-array types) and their order-preserving keys.
+pub mod element;
+/// Kernel failures, independent of how they are shown to JavaScript.
+pub mod error;
+/// The rayon pool every task runs on; resizable at run time.
+pub mod pool;
+
+/// Runtime control exported to JS: thread count, cancel tokens.
+#[cfg(feature = "napi")]
+pub mod control;
+/// JS values in and out: numeric typed arrays of any kind.
+#[cfg(feature = "napi")]
+pub mod convert;
+/// The one generic napi task every operation runs through.
+#[cfg(feature = "napi")]
+pub mod task;

@@ -1,0 +1,74 @@
+//! The rayon pool behind every task. It can be resized at any time: a running task keeps the
+//! `Arc` it started with, so resizing never disturbs work in progress.
+
+use std::sync::{Arc, RwLock};
+
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+use crate::error::KernelError;
+
+/// The most threads `set_threads` accepts; more is always a typo, never a speed-up.
+pub const MAX_THREADS: usize = 1024;
+
+static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+
+/// The number of threads a default pool gets: every core the OS lets this process use.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn build(threads: usize) -> Result<ThreadPool, KernelError> {
+    ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("offload-{i}"))
+        .build()
+        .map_err(|e| KernelError::OutOfRange(format!("Cannot start {threads} threads: {e}")))
+}
+
+/// The pool new tasks should run on, built with [`default_threads`] on first use.
+pub fn current() -> Result<Arc<ThreadPool>, KernelError> {
+    if let Some(pool) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Ok(pool.clone());
+    }
+    let mut slot = POOL.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(pool) = slot.as_ref() {
+        return Ok(pool.clone());
+    }
+    let pool = Arc::new(build(default_threads())?);
+    *slot = Some(pool.clone());
+    Ok(pool)
+}
+
+/// Replaces the pool with one of `threads` threads (1 to [`MAX_THREADS`]).
+pub fn set_threads(threads: usize) -> Result<(), KernelError> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(KernelError::OutOfRange(format!(
+            "threads must be an integer from 1 to {MAX_THREADS}; received {threads}"
+        )));
+    }
+    let pool = Arc::new(build(threads)?);
+    *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(pool);
+    Ok(())
+}
+
+/// The thread count of the pool new tasks run on.
+pub fn threads() -> usize {
+    current().map_or(0, |p| p.current_num_threads())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resizing_keeps_running_pools_alive() {
+        let before = current().unwrap();
+        set_threads(1).unwrap();
+        assert_eq!(threads(), 1);
+        // the old pool still works for a task that captured it
+        assert_eq!(before.install(|| 40 + 2), 42);
+        set_threads(default_threads()).unwrap();
+        assert!(set_threads(0).is_err());
+        assert!(set_threads(MAX_THREADS + 1).is_err());
+    }
+}

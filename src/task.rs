@@ -1,0 +1,179 @@
+//! The one napi task every operation runs through.
+//!
+//! An operation is a [`Kernel`]: its inputs and a `run` that does the work. [`Job`] wraps it
+//! in a napi `AsyncTask` and gives every operation the same behaviour:
+//! - `compute` (on a libuv thread) checks the cancel flag, then runs the kernel inside the
+//!   current rayon pool, under `catch_unwind`: a panic anywhere, rayon closures included,
+//!   becomes a rejected Promise instead of an aborted process;
+//! - `reject` (on the JS thread) turns the [`KernelError`] into a JS error of the right class
+//!   with a Node-style `code`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use napi::bindgen_prelude::*;
+use napi::{sys, Env, Task};
+
+use crate::cancel::Cancel;
+use crate::control::CancelToken;
+use crate::error::{KernelError, KernelResult};
+use crate::pool;
+
+/// A unit of work: owns its inputs (napi references keep JS memory alive) and produces a value
+/// napi can hand to JS (typed arrays built from a `Vec` are handed over without a copy).
+pub trait Kernel: Send + 'static {
+    type Output: ToNapiValue + TypeName + Send + 'static;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<Self::Output>;
+}
+
+pub struct Job<K: Kernel> {
+    kernel: K,
+    cancel: Cancel,
+    failure: Option<KernelError>,
+}
+
+/// Wraps `kernel` in an `AsyncTask` that stops when `token` is cancelled.
+pub fn spawn<K: Kernel>(kernel: K, token: &CancelToken) -> AsyncTask<Job<K>> {
+    AsyncTask::new(Job {
+        kernel,
+        cancel: token.flag.clone(),
+        failure: None,
+    })
+}
+
+impl<K: Kernel> Task for Job<K> {
+    type Output = K::Output;
+    type JsValue = K::Output;
+
+    fn compute(&mut self) -> napi::Result<K::Output> {
+        let (kernel, cancel) = (&mut self.kernel, &self.cancel);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            cancel.check()?;
+            // The pool is captured here: resizing it later does not disturb this task.
+            let pool = pool::current()?;
+            pool.install(|| kernel.run(cancel))
+        }));
+        let failure = match outcome {
+            Ok(Ok(output)) => return Ok(output),
+            Ok(Err(e)) => e,
+            Err(payload) => KernelError::Panic(panic_message(payload.as_ref())),
+        };
+        let reason = failure.to_string();
+        self.failure = Some(failure);
+        Err(napi::Error::from_reason(reason))
+    }
+
+    fn resolve(&mut self, _env: Env, output: K::Output) -> napi::Result<K::Output> {
+        Ok(output)
+    }
+
+    fn reject(&mut self, env: Env, err: napi::Error) -> napi::Result<K::Output> {
+        let failure = self
+            .failure
+            .take()
+            .unwrap_or(KernelError::Panic(err.reason.clone()));
+        Err(to_js_error(&env, &failure))
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_string()
+    }
+}
+
+enum Class {
+    Error,
+    TypeError,
+    RangeError,
+}
+
+/// The JS error for a kernel failure: class, `code`, message, and for I/O the `errno`,
+/// `syscall` and `path` that `fs` would give.
+pub fn to_js_error(env: &Env, failure: &KernelError) -> napi::Error {
+    let raw = env.raw();
+    // SAFETY: called on the JS thread with a live env.
+    match unsafe { build_error(raw, failure) } {
+        Ok(value) => napi::Error::from(unsafe { Unknown::from_raw_unchecked(raw, value) }),
+        Err(e) => e,
+    }
+}
+
+unsafe fn string(env: sys::napi_env, s: &str) -> napi::Result<sys::napi_value> {
+    let mut out = std::ptr::null_mut();
+    check_status!(unsafe {
+        sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out)
+    })?;
+    Ok(out)
+}
+
+unsafe fn set(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+    key: &str,
+    value: sys::napi_value,
+) -> napi::Result<()> {
+    let key = unsafe { string(env, key)? };
+    check_status!(unsafe { sys::napi_set_property(env, obj, key, value) })
+}
+
+unsafe fn build_error(env: sys::napi_env, failure: &KernelError) -> napi::Result<sys::napi_value> {
+    let io_code;
+    let (class, code, message) = match failure {
+        KernelError::InvalidValue(m) => (Class::TypeError, "ERR_INVALID_ARG_VALUE", m.clone()),
+        KernelError::OutOfRange(m) => (Class::RangeError, "ERR_OUT_OF_RANGE", m.clone()),
+        KernelError::OutOfMemory(m) => (Class::RangeError, "ERR_OUT_OF_MEMORY", m.clone()),
+        KernelError::Aborted => (Class::Error, "ABORT_ERR", failure.to_string()),
+        KernelError::Panic(_) => (Class::Error, "ERR_OFFLOAD_PANIC", failure.to_string()),
+        KernelError::Io {
+            error,
+            syscall,
+            path,
+        } => {
+            let errno = crate::error::errno_info(error);
+            let message = format!(
+                "{}: {}, {} '{}'",
+                errno.code, errno.description, syscall, path
+            );
+            io_code = errno.code;
+            (Class::Error, io_code.as_str(), message)
+        }
+    };
+    let (code_value, message_value) = unsafe { (string(env, code)?, string(env, &message)?) };
+    let mut error = std::ptr::null_mut();
+    let status = unsafe {
+        match class {
+            Class::Error => sys::napi_create_error(env, code_value, message_value, &mut error),
+            Class::TypeError => {
+                sys::napi_create_type_error(env, code_value, message_value, &mut error)
+            }
+            Class::RangeError => {
+                sys::napi_create_range_error(env, code_value, message_value, &mut error)
+            }
+        }
+    };
+    check_status!(status)?;
+    match failure {
+        KernelError::Aborted => unsafe { set(env, error, "name", string(env, "AbortError")?)? },
+        KernelError::Io {
+            error: io,
+            syscall,
+            path,
+        } => unsafe {
+            let mut errno = std::ptr::null_mut();
+            check_status!(sys::napi_create_int32(
+                env,
+                crate::error::errno_info(io).errno,
+                &mut errno
+            ))?;
+            set(env, error, "errno", errno)?;
+            set(env, error, "syscall", string(env, syscall)?)?;
+            set(env, error, "path", string(env, path)?)?;
+        },
+        _ => {}
+    }
+    Ok(error)
+}
