@@ -93,7 +93,7 @@ pub fn histogram<T: Element>(
     }
     if !(hi - lo).is_finite() {
         return Err(KernelError::OutOfRange(format!(
-            "the range [{lo}, {hi}] is wider than the largest float64; give a narrower range"
+            "the range [{lo:e}, {hi:e}] is wider than the largest float64; give a narrower range"
         )));
     }
     let edges = edges(lo, hi, bins);

@@ -24,6 +24,13 @@ struct SharedMut<T>(*mut T);
 unsafe impl<T: Send> Send for SharedMut<T> {}
 unsafe impl<T: Send> Sync for SharedMut<T> {}
 
+impl<T> SharedMut<T> {
+    /// A method (not the field) so closures capture the `Send` wrapper, not the raw pointer.
+    fn ptr(&self) -> *mut T {
+        self.0
+    }
+}
+
 fn chunk_len(n: usize) -> usize {
     // A few chunks per thread, so a thread that gets a busy core does not hold everyone up.
     let chunks = (rayon::current_num_threads() * 4).max(1);
@@ -112,7 +119,7 @@ where
         }
         return Ok(());
     }
-    if n * std::mem::size_of::<T>() <= LEAF_BYTES {
+    if std::mem::size_of_val(data) <= LEAF_BYTES {
         cancel.check()?;
         let in_scratch = lsd_sort(data, scratch, key, low, (high - low).div_ceil(8), cancel)?;
         match (in_scratch, to_scratch) {
@@ -237,7 +244,6 @@ where
     src.par_chunks(len)
         .zip(offsets.into_par_iter())
         .try_for_each(|(chunk, mut off)| {
-            let out = out;
             for (i, x) in chunk.iter().enumerate() {
                 if i % POLL_EVERY == 0 {
                     cancel.check()?;
@@ -253,7 +259,7 @@ where
                     ));
                 }
                 // SAFETY: `at < n`, and the offsets give each chunk ranges of its own.
-                unsafe { out.0.add(at).write(*x) };
+                unsafe { out.ptr().add(at).write(*x) };
                 off[d] = at + 1;
             }
             Ok(())
