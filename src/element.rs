@@ -2,7 +2,7 @@
 //! conversion to `f64` for statistics, and an order-preserving unsigned key for radix sorting.
 
 /// An unsigned radix key: `u8`, `u16`, `u32` or `u64`.
-pub trait RadixKey: Copy + Send + Sync + Ord + 'static {
+pub trait RadixKey: Copy + Send + Sync + Ord + crate::error::Zeroable + 'static {
     /// Key width in bytes, so the number of 8-bit radix passes.
     const BYTES: usize;
     const MAX: Self;
@@ -121,7 +121,10 @@ mod tests {
             for desc in [false, true] {
                 let back = T::from_key(v.key(desc), desc);
                 let is_nan = |x: T| x.partial_cmp(&x).is_none();
-                assert!(back == v || (is_nan(back) && is_nan(v)), "{v:?} -> {back:?}");
+                assert!(
+                    back == v || (is_nan(back) && is_nan(v)),
+                    "{v:?} -> {back:?}"
+                );
             }
         }
     }

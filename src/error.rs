@@ -54,6 +54,40 @@ pub fn try_vec<T: Clone>(len: usize, fill: T, what: &str) -> Result<Vec<T>, Kern
     Ok(v)
 }
 
+/// Types for which all-zero bytes are a valid value, so a zeroed allocation is initialised.
+///
+/// # Safety
+/// Implement only for plain data whose every field accepts zero bytes.
+pub unsafe trait Zeroable: Copy {}
+
+macro_rules! zeroable {
+    ($($t:ty),*) => {$(unsafe impl Zeroable for $t {})*};
+}
+zeroable!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
+
+/// A zero-filled vector, allocated fallibly. The zeroing is lazy (fresh pages from the OS read as
+/// zero), so this costs nothing until the memory is written, unlike `vec![0; n]` after a
+/// `try_reserve`, which writes every byte once more.
+pub fn try_zeroed_vec<T: Zeroable>(len: usize, what: &str) -> Result<Vec<T>, KernelError> {
+    let too_big = || {
+        KernelError::OutOfMemory(format!(
+            "Cannot allocate {what}: {len} elements ({} bytes) do not fit in memory",
+            (len as u128) * (std::mem::size_of::<T>() as u128)
+        ))
+    };
+    if len == 0 || std::mem::size_of::<T>() == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| too_big())?;
+    // SAFETY: the layout has a non-zero size; zero bytes are a valid T (Zeroable).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return Err(too_big());
+    }
+    // SAFETY: allocated by the global allocator with Vec<T>'s own layout for `len` elements.
+    Ok(unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, len) })
+}
+
 /// `Vec::try_reserve` with an error that says what could not be allocated and how big it was.
 pub fn try_reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<(), KernelError> {
     v.try_reserve_exact(additional).map_err(|_| {

@@ -39,19 +39,35 @@ fn finite_range<T: Element>(
     task: usize,
     cancel: &Cancel,
 ) -> Result<Option<(f64, f64)>, KernelError> {
+    const LANES: usize = 8;
     let (lo, hi) = values
         .par_chunks(task)
         .map(|c| {
             cancel.check()?;
-            Ok(c.iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                    let x = v.to_f64();
-                    if x.is_finite() {
-                        (lo.min(x), hi.max(x))
-                    } else {
-                        (lo, hi)
-                    }
-                }))
+            // Independent lanes and plain compares (not NaN-aware min/max) let this vectorise;
+            // `|x| < inf` is false for NaN and both infinities.
+            let mut lo = [f64::INFINITY; LANES];
+            let mut hi = [f64::NEG_INFINITY; LANES];
+            let mut groups = c.chunks_exact(LANES);
+            for g in &mut groups {
+                for l in 0..LANES {
+                    let x = g[l].to_f64();
+                    let finite = x.abs() < f64::INFINITY;
+                    lo[l] = if finite && x < lo[l] { x } else { lo[l] };
+                    hi[l] = if finite && x > hi[l] { x } else { hi[l] };
+                }
+            }
+            for v in groups.remainder() {
+                let x = v.to_f64();
+                if x.is_finite() {
+                    lo[0] = lo[0].min(x);
+                    hi[0] = hi[0].max(x);
+                }
+            }
+            Ok((
+                lo.into_iter().fold(f64::INFINITY, f64::min),
+                hi.into_iter().fold(f64::NEG_INFINITY, f64::max),
+            ))
         })
         .try_reduce(
             || (f64::INFINITY, f64::NEG_INFINITY),
@@ -99,45 +115,60 @@ pub fn histogram<T: Element>(
     let edges = edges(lo, hi, bins);
     let scale = bins as f64 / (hi - lo);
     let last = bins - 1;
-    // Several sub-histograms per task, so runs of equal values do not serialise on one counter.
-    let subs = if bins <= 4096 { 4 } else { 1 };
+    // The bin of x, or None outside [lo, hi] (NaN included): an estimate, then the exact edge
+    // test, so bins are decided by the edges alone (the estimate is rarely off, and then by one).
+    let bin = |x: f64| -> Option<usize> {
+        if !(x >= lo && x <= hi) {
+            return None;
+        }
+        // SAFETY: lo <= x <= hi, so the product is finite and within [0, bins + 1): a plain
+        // truncating conversion (one instruction) is exact, the saturating `as` is not needed.
+        let mut i = (unsafe { ((x - lo) * scale).to_int_unchecked::<i64>() } as usize).min(last);
+        while i > 0 && x < edges[i] {
+            i -= 1;
+        }
+        while i < last && x >= edges[i + 1] {
+            i += 1;
+        }
+        Some(i)
+    };
+    // Four interleaved sub-histograms when bins are few, so runs of equal values do not
+    // serialise on one counter.
+    const SUBS: usize = 4;
+    let subs = if bins <= 4096 { SUBS } else { 1 };
 
     let counts = values
         .par_chunks(task)
         .map(|c| {
             cancel.check()?;
             let mut h = vec![0u32; bins * subs];
-            let mut chunks = c.chunks_exact(subs);
-            let mut count = |x: f64, sub: usize| {
-                // `!(a && b)` form keeps NaN out too
-                if !(x >= lo && x <= hi) {
-                    return;
+            if subs == SUBS {
+                let mut groups = c.chunks_exact(SUBS);
+                for g in &mut groups {
+                    for (s, v) in g.iter().enumerate() {
+                        if let Some(i) = bin(v.to_f64()) {
+                            h[s * bins + i] += 1;
+                        }
+                    }
                 }
-                // An estimate, then the exact edge test: bins are decided by the edges alone
-                // (the estimate is rarely off, and then by one bin).
-                let mut i = ((x - lo) * scale) as usize;
-                i = i.min(last);
-                while i > 0 && x < edges[i] {
-                    i -= 1;
+                for v in groups.remainder() {
+                    if let Some(i) = bin(v.to_f64()) {
+                        h[i] += 1;
+                    }
                 }
-                while i < last && x >= edges[i + 1] {
-                    i += 1;
+            } else {
+                for v in c {
+                    if let Some(i) = bin(v.to_f64()) {
+                        h[i] += 1;
+                    }
                 }
-                h[sub * bins + i] += 1;
-            };
-            for g in &mut chunks {
-                for (s, v) in g.iter().enumerate() {
-                    count(v.to_f64(), s);
-                }
-            }
-            for v in chunks.remainder() {
-                count(v.to_f64(), 0);
             }
             let mut merged = vec![0u64; bins];
-            for s in 0..subs {
-                for (m, c) in merged.iter_mut().zip(&h[s * bins..(s + 1) * bins]) {
-                    *m += *c as u64;
-                }
+            for part in h.chunks_exact(bins) {
+                merged
+                    .iter_mut()
+                    .zip(part)
+                    .for_each(|(m, c)| *m += *c as u64);
             }
             Ok(merged)
         })

@@ -43,116 +43,146 @@ const LEAF_BYTES: usize = 1 << 19;
 const TINY: usize = 64;
 
 /// Sorts `data` by the `bits` bits of `key(x)` starting at bit `first_shift`, stably, using
-/// `scratch` (same length) as the second buffer.
+/// `scratch` (same length) as the second buffer; the result is in `data`.
 ///
-/// Returns `true` when the sorted result ended up in `scratch`, `false` when it is in `data`.
-pub fn radix_sort<T, F>(
+/// `varying` has a bit set for every key bit that is not the same in all keys (see
+/// [`varying_bits`]; callers that build the keys can compute it in the same pass). `finish`
+/// runs once on every finished, sorted piece of `data` while it is still in cache (to turn
+/// keys back into values); the pieces cover `data` exactly once.
+#[allow(clippy::too_many_arguments)]
+pub fn radix_sort<T, F, G>(
     data: &mut [T],
     scratch: &mut [T],
     key: F,
     first_shift: u32,
     bits: u32,
-    cancel: &Cancel,
-) -> Result<bool, KernelError>
-where
-    T: Copy + Send + Sync,
-    F: Fn(&T) -> u64 + Sync,
-{
-    assert_eq!(data.len(), scratch.len());
-    let n = data.len();
-    let end = first_shift + bits; // bits [first_shift, end) are sorted on
-    let mask = if end >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << end) - 1
-    } & !((1u64 << first_shift) - 1);
-    let len = chunk_len(n);
-    let varying = varying_bits(data, &key, len) & mask;
-    cancel.check()?;
-    if varying == 0 {
-        return Ok(false);
-    }
-    let top = 63 - varying.leading_zeros(); // the highest bit that varies
-    sort_region(data, scratch, &key, first_shift, top + 1, false, cancel)?;
-    Ok(false)
-}
-
-/// OR of all keys XOR AND of all keys: the bits that are not the same in every key.
-fn varying_bits<T: Copy + Send + Sync, F: Fn(&T) -> u64 + Sync>(
-    data: &[T],
-    key: &F,
-    len: usize,
-) -> u64 {
-    let (or, and) = data
-        .par_chunks(len)
-        .map(|c| {
-            c.iter()
-                .fold((0u64, u64::MAX), |(o, a), x| (o | key(x), a & key(x)))
-        })
-        .reduce(|| (0, u64::MAX), |(o1, a1), (o2, a2)| (o1 | o2, a1 & a2));
-    or ^ and
-}
-
-/// Sorts `data` by bits `[low, high)` of the key. The result goes to `scratch` when
-/// `to_scratch`, else stays in `data`.
-#[allow(clippy::too_many_arguments)]
-fn sort_region<T, F>(
-    data: &mut [T],
-    scratch: &mut [T],
-    key: &F,
-    low: u32,
-    high: u32,
-    to_scratch: bool,
+    varying: u64,
+    finish: G,
     cancel: &Cancel,
 ) -> Result<(), KernelError>
 where
     T: Copy + Send + Sync,
     F: Fn(&T) -> u64 + Sync,
+    G: Fn(&mut [T]) + Sync,
 {
-    let n = data.len();
-    if n <= TINY || high <= low {
-        if high > low {
-            data.sort_by_key(|x| key(x) >> low);
-        }
-        if to_scratch {
-            scratch.copy_from_slice(data);
-        }
+    assert_eq!(data.len(), scratch.len());
+    let end = first_shift + bits; // bits [first_shift, end) are sorted on
+    let high_mask = if end >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << end) - 1
+    };
+    let varying = varying & high_mask & !((1u64 << first_shift) - 1);
+    cancel.check()?;
+    if varying == 0 {
+        // every key is the same: already sorted
+        data.par_chunks_mut(chunk_len(data.len())).for_each(&finish);
         return Ok(());
     }
-    if std::mem::size_of_val(data) <= LEAF_BYTES {
-        cancel.check()?;
-        let in_scratch = lsd_sort(data, scratch, key, low, (high - low).div_ceil(8), cancel)?;
-        match (in_scratch, to_scratch) {
-            (true, false) => data.copy_from_slice(scratch),
-            (false, true) => scratch.copy_from_slice(data),
-            _ => {}
-        }
-        return Ok(());
-    }
-    // MSD step on bits [shift, high): scatter into scratch, then sort each bucket from there,
-    // so that the buffers swap roles and no copy is needed.
-    let shift = high.saturating_sub(8).max(low);
-    let ends = scatter(
-        data,
-        scratch,
-        chunk_len(n),
-        |x| ((key(x) >> shift) & 0xff) as usize,
+    let top = 63 - varying.leading_zeros(); // the highest bit that varies
+    let region = Region {
+        key: &key,
+        finish: &finish,
+        low: first_shift,
         cancel,
-    )?;
-    let mut buckets = Vec::with_capacity(256);
-    let (mut rest_s, mut rest_d) = (scratch, data);
-    let mut start = 0;
-    for end in ends {
-        let (b_s, s) = rest_s.split_at_mut(end - start);
-        let (b_d, d) = rest_d.split_at_mut(end - start);
-        if !b_s.is_empty() {
-            buckets.push((b_s, b_d));
+    };
+    region.sort(data, scratch, top + 1, false)
+}
+
+/// The key bits that are not the same in every key: OR of all keys XOR AND of all keys.
+pub fn varying_bits<T: Copy + Send + Sync, F: Fn(&T) -> u64 + Sync>(data: &[T], key: &F) -> u64 {
+    let (or, and) = data
+        .par_chunks(chunk_len(data.len()))
+        .map(|c| or_and(c.iter().map(key)))
+        .reduce(|| (0, u64::MAX), merge_or_and);
+    or ^ and
+}
+
+/// (OR, AND) of some keys.
+pub fn or_and(keys: impl Iterator<Item = u64>) -> (u64, u64) {
+    keys.fold((0u64, u64::MAX), |(o, a), k| (o | k, a & k))
+}
+
+/// Merges two (OR, AND) pairs.
+pub fn merge_or_and(x: (u64, u64), y: (u64, u64)) -> (u64, u64) {
+    (x.0 | y.0, x.1 & y.1)
+}
+
+/// What every level of the recursive sort shares.
+struct Region<'a, F, G> {
+    key: &'a F,
+    finish: &'a G,
+    low: u32,
+    cancel: &'a Cancel,
+}
+
+impl<F, G> Region<'_, F, G> {
+    /// Sorts `data` by key bits `[low, high)`. The result goes to `scratch` when `to_scratch`,
+    /// else stays in `data`; `finish` runs on it there.
+    fn sort<T>(
+        &self,
+        data: &mut [T],
+        scratch: &mut [T],
+        high: u32,
+        to_scratch: bool,
+    ) -> Result<(), KernelError>
+    where
+        T: Copy + Send + Sync,
+        F: Fn(&T) -> u64 + Sync,
+        G: Fn(&mut [T]) + Sync,
+    {
+        let (key, low, cancel) = (self.key, self.low, self.cancel);
+        let n = data.len();
+        if n <= TINY || high <= low || std::mem::size_of_val(data) <= LEAF_BYTES {
+            let in_scratch = if high <= low {
+                false
+            } else if n <= TINY {
+                data.sort_by_key(|x| key(x) >> low);
+                false
+            } else {
+                cancel.check()?;
+                lsd_sort(data, scratch, key, low, (high - low).div_ceil(8), cancel)?
+            };
+            let out = match (in_scratch, to_scratch) {
+                (true, false) => {
+                    data.copy_from_slice(scratch);
+                    data
+                }
+                (false, true) => {
+                    scratch.copy_from_slice(data);
+                    scratch
+                }
+                (true, true) => scratch,
+                (false, false) => data,
+            };
+            (self.finish)(out);
+            return Ok(());
         }
-        (rest_s, rest_d, start) = (s, d, end);
+        // MSD step on bits [shift, high): scatter into scratch, then sort each bucket from
+        // there, so that the buffers swap roles and nothing is copied back.
+        let shift = high.saturating_sub(8).max(low);
+        let ends = scatter(
+            data,
+            scratch,
+            chunk_len(n),
+            |x| ((key(x) >> shift) & 0xff) as usize,
+            cancel,
+        )?;
+        let mut buckets = Vec::with_capacity(256);
+        let (mut rest_s, mut rest_d) = (scratch, data);
+        let mut start = 0;
+        for end in ends {
+            let (b_s, s) = rest_s.split_at_mut(end - start);
+            let (b_d, d) = rest_d.split_at_mut(end - start);
+            if !b_s.is_empty() {
+                buckets.push((b_s, b_d));
+            }
+            (rest_s, rest_d, start) = (s, d, end);
+        }
+        buckets
+            .into_par_iter()
+            .try_for_each(|(b_s, b_d)| self.sort(b_s, b_d, shift, !to_scratch))
     }
-    buckets
-        .into_par_iter()
-        .try_for_each(|(b_s, b_d)| sort_region(b_s, b_d, key, low, shift, !to_scratch, cancel))
 }
 
 /// Sorts `data` by the digits `(key(x) >> (first_shift + 8 * p)) & 0xff` for `p` in
@@ -177,7 +207,7 @@ where
         return Ok(false);
     }
     let len = chunk_len(n);
-    let varying = varying_bits(data, &key, len);
+    let varying = varying_bits(data, &key);
 
     let mut in_scratch = false;
     for p in 0..passes {
@@ -241,22 +271,22 @@ where
 
     let n = dst.len();
     let out = SharedMut(dst.as_mut_ptr());
+    let modified =
+        || KernelError::InvalidValue("The input was modified while it was being sorted".into());
     src.par_chunks(len)
         .zip(offsets.into_par_iter())
         .try_for_each(|(chunk, mut off)| {
+            // Every write is checked against the end of its digit's range: a source that
+            // changes under us (JS writing to an input it handed over) could count differently
+            // now than in the counting pass, and must never make us write out of bounds.
             for (i, x) in chunk.iter().enumerate() {
                 if i % POLL_EVERY == 0 {
                     cancel.check()?;
                 }
                 let d = digit(x);
                 let at = off[d];
-                // A source that changes under us (JS writing to an input it handed over)
-                // could count differently now than in the counting pass; never write out of
-                // bounds because of it.
                 if at >= n || at >= ends[d] {
-                    return Err(KernelError::InvalidValue(
-                        "The input was modified while it was being sorted".into(),
-                    ));
+                    return Err(modified());
                 }
                 // SAFETY: `at < n`, and the offsets give each chunk ranges of its own.
                 unsafe { out.ptr().add(at).write(*x) };
@@ -303,10 +333,19 @@ mod tests {
                 lsd_sort(&mut data, &mut scratch, |x| *x, 0, 8, &Cancel::new()).unwrap();
             let got = if in_scratch { &scratch } else { &data };
             assert_eq!(got, &expected, "lsd n = {n}");
-            let in_scratch =
-                radix_sort(&mut data2, &mut scratch, |x| *x, 0, 64, &Cancel::new()).unwrap();
-            let got = if in_scratch { &scratch } else { &data2 };
-            assert_eq!(got, &expected, "hybrid n = {n}");
+            let varying = varying_bits(&data2, &|x: &u64| *x);
+            radix_sort(
+                &mut data2,
+                &mut scratch,
+                |x| *x,
+                0,
+                64,
+                varying,
+                |_| {},
+                &Cancel::new(),
+            )
+            .unwrap();
+            assert_eq!(data2, expected, "hybrid n = {n}");
         }
     }
 
@@ -322,10 +361,26 @@ mod tests {
             // the key hides the index: only stability can keep it ascending among equal keys
             let mut pairs: Vec<(u64, u32)> = data.iter().map(|x| (x >> 32, *x as u32)).collect();
             let mut scratch = vec![(0, 0); n as usize];
-            let in_scratch =
-                radix_sort(&mut pairs, &mut scratch, |p| p.0, 0, 32, &Cancel::new()).unwrap();
-            let got = if in_scratch { &scratch } else { &pairs };
-            for w in got.windows(2) {
+            let key = |p: &(u64, u32)| p.0;
+            let varying = varying_bits(&pairs, &key);
+            // `finish` sees every element exactly once
+            let seen = std::sync::atomic::AtomicUsize::new(0);
+            let finish = |s: &mut [(u64, u32)]| {
+                seen.fetch_add(s.len(), std::sync::atomic::Ordering::Relaxed);
+            };
+            radix_sort(
+                &mut pairs,
+                &mut scratch,
+                key,
+                0,
+                32,
+                varying,
+                finish,
+                &Cancel::new(),
+            )
+            .unwrap();
+            assert_eq!(seen.into_inner(), n as usize);
+            for w in pairs.windows(2) {
                 assert!(w[0] < w[1], "{w:?}");
             }
         }

@@ -2,19 +2,27 @@
 
 use rayon::prelude::*;
 
-use super::radix::radix_sort;
+use super::radix::{merge_or_and, or_and, radix_sort};
 use crate::cancel::Cancel;
 use crate::element::{Element, RadixKey};
-use crate::error::{try_reserve, try_vec, KernelError};
+use crate::error::{try_zeroed_vec, KernelError, Zeroable};
 
-/// Below this many elements a comparison sort beats the radix passes' fixed costs.
-const SMALL: usize = 1 << 11;
 /// Elements per parallel task in the element-wise passes.
 const CHUNK: usize = 1 << 16;
 
-/// Sorts `data` in place, ascending, or descending with NaN still last.
-pub fn sort<T: Element>(
-    data: &mut [T],
+/// Rewrites `keys` (holding `T::Key`s) as the `T` values they stand for, in place.
+fn keys_to_values<T: Element>(keys: &mut [T::Key], descending: bool) {
+    for k in keys {
+        let v = T::from_key(*k, descending);
+        // SAFETY: Key has T's size and alignment (checked in `sort_keys`).
+        unsafe { (k as *mut T::Key).cast::<T>().write(v) };
+    }
+}
+
+/// Sorts a buffer of keys (radix sort) and turns each finished piece back into values.
+fn sort_keys<T: Element>(
+    keys: &mut [T::Key],
+    varying: u64,
     descending: bool,
     cancel: &Cancel,
 ) -> Result<(), KernelError> {
@@ -22,82 +30,83 @@ pub fn sort<T: Element>(
         std::mem::size_of::<T>() == std::mem::size_of::<T::Key>()
             && std::mem::align_of::<T>() == std::mem::align_of::<T::Key>()
     );
-    let n = data.len();
-    // Rewrite the values as keys in place.
-    data.par_chunks_mut(CHUNK).for_each(|c| {
-        for v in c {
-            let k = v.key(descending);
-            // SAFETY: Key has T's size and alignment; every bit pattern is a valid key.
-            unsafe { (v as *mut T).cast::<T::Key>().write(k) };
-        }
-    });
-    // SAFETY: as above; from here on `data` holds keys.
-    let keys: &mut [T::Key] =
-        unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), n) };
-
-    let result = sort_keys(keys, cancel);
-    // Whatever happened, turn the keys back into values so the buffer never holds garbage.
-    let back = |src: &[T::Key], dst: &mut [T::Key]| {
-        src.par_chunks(CHUNK)
-            .zip(dst.par_chunks_mut(CHUNK))
-            .for_each(|(s, d)| {
-                for (s, d) in s.iter().zip(d) {
-                    let v = T::from_key(*s, descending);
-                    // SAFETY: see above.
-                    unsafe { (d as *mut T::Key).cast::<T>().write(v) };
-                }
-            })
-    };
-    match result {
-        Ok(Some(ref scratch)) => back(scratch, keys),
-        Ok(None) | Err(_) => {
-            // in place: the same buffer is read and written element by element
-            keys.par_chunks_mut(CHUNK).for_each(|c| {
-                for k in c {
-                    let v = T::from_key(*k, descending);
-                    unsafe { (k as *mut T::Key).cast::<T>().write(v) };
-                }
-            })
-        }
-    }
-    result.map(|_| ())
-}
-
-/// Sorts keys; returns the scratch buffer when the result ended up there.
-fn sort_keys<K: RadixKey>(keys: &mut [K], cancel: &Cancel) -> Result<Option<Vec<K>>, KernelError> {
-    if keys.len() < SMALL {
-        keys.sort_unstable();
-        return Ok(None);
-    }
-    cancel.check()?;
-    let mut scratch = try_vec(keys.len(), K::MAX, "the sort's working buffer")?;
-    let in_scratch = radix_sort(
+    let mut scratch = try_zeroed_vec::<T::Key>(keys.len(), "the sort's working buffer")?;
+    let key = |k: &T::Key| k.to_u64();
+    let finish = |piece: &mut [T::Key]| keys_to_values::<T>(piece, descending);
+    radix_sort(
         keys,
         &mut scratch,
-        |k| k.to_u64(),
+        key,
         0,
-        8 * K::BYTES as u32,
+        8 * T::Key::BYTES as u32,
+        varying,
+        finish,
         cancel,
-    )?;
-    Ok(in_scratch.then_some(scratch))
+    )
 }
 
-/// Copies `data` into a new vector and sorts it (the input is only read).
+/// Sorts `data` in place, ascending, or descending with NaN still last. If it fails or is
+/// aborted, `data`'s contents are unspecified.
+pub fn sort<T: Element>(
+    data: &mut [T],
+    descending: bool,
+    cancel: &Cancel,
+) -> Result<(), KernelError> {
+    let n = data.len();
+    // Rewrite the values as keys in place, noting which key bits vary.
+    let (or, and) = data
+        .par_chunks_mut(CHUNK)
+        .map(|c| {
+            or_and(c.iter_mut().map(|v| {
+                let k = v.key(descending);
+                // SAFETY: Key has T's size and alignment; every bit pattern is a valid key.
+                unsafe { (v as *mut T).cast::<T::Key>().write(k) };
+                k.to_u64()
+            }))
+        })
+        .reduce(|| (0, u64::MAX), merge_or_and);
+    // SAFETY: as above; from here on `data` holds keys until `finish` turns them back.
+    let keys: &mut [T::Key] =
+        unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), n) };
+    sort_keys::<T>(keys, or ^ and, descending, cancel)
+}
+
+/// A sorted copy of `data` (which is only read).
 pub fn sorted_copy<T: Element>(
     data: &[T],
     descending: bool,
     cancel: &Cancel,
 ) -> Result<Vec<T>, KernelError> {
-    let mut out = Vec::new();
-    try_reserve(&mut out, data.len(), "the sorted array")?;
-    // Parallel copy: the first touch of fresh pages is the slow part, so spread it.
-    out.par_extend(data.par_iter().copied());
-    sort(&mut out, descending, cancel)?;
-    Ok(out)
+    let n = data.len();
+    // Build the keys straight into the result buffer (fresh pages, touched once).
+    let mut keys = try_zeroed_vec::<T::Key>(n, "the sorted array")?;
+    let (or, and) = keys
+        .par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(CHUNK))
+        .map(|(k, v)| {
+            or_and(k.iter_mut().zip(v).map(|(k, v)| {
+                *k = v.key(descending);
+                k.to_u64()
+            }))
+        })
+        .reduce(|| (0, u64::MAX), merge_or_and);
+    sort_keys::<T>(&mut keys, or ^ and, descending, cancel)?;
+    let mut keys = std::mem::ManuallyDrop::new(keys);
+    // SAFETY: every key was turned into a T in place; Key and T share size and alignment, so
+    // the allocation's layout is the same for Vec<T>.
+    Ok(unsafe { Vec::from_raw_parts(keys.as_mut_ptr().cast::<T>(), n, keys.capacity()) })
 }
 
 /// The largest length `argsort` accepts: its indices are `u32`.
 pub const MAX_ARGSORT_LEN: usize = u32::MAX as usize + 1;
+
+#[derive(Clone, Copy)]
+struct Pair {
+    key: u64,
+    index: u32,
+}
+// SAFETY: two integers (and padding): zero is a valid Pair.
+unsafe impl Zeroable for Pair {}
 
 /// The indices that put `data` in sorted order, stable (equal values keep index order).
 pub fn argsort<T: Element>(
@@ -111,63 +120,81 @@ pub fn argsort<T: Element>(
             "argsort returns a Uint32Array of indices, so the array can hold at most {MAX_ARGSORT_LEN} elements; received {n}"
         )));
     }
+    let mut out = try_zeroed_vec::<u32>(n, "the index array")?;
     if T::Key::BYTES <= 4 {
-        // Pack (key, index) into one u64 and sort by the key bytes only; index order is the
-        // initial order, and LSD keeps it among equal keys.
-        let mut items = Vec::new();
-        try_reserve(&mut items, n, "argsort's working buffer")?;
-        items.par_extend(
-            data.par_iter()
-                .enumerate()
-                .map(|(i, v)| (v.key(descending).to_u64() << 32) | i as u64),
-        );
-        if n < SMALL {
-            items.sort_unstable(); // the index bits break ties by index
-            return Ok(items.into_iter().map(|x| x as u32).collect());
-        }
-        let mut scratch = try_vec(n, 0u64, "argsort's working buffer")?;
-        let in_scratch = radix_sort(
+        // Pack (key, index) into one u64 and sort by the key bits only; the initial order is
+        // index order, and the radix sort keeps it among equal keys.
+        let mut items = try_zeroed_vec::<u64>(n, "argsort's working buffer")?;
+        let (or, and) = items
+            .par_chunks_mut(CHUNK)
+            .zip(data.par_chunks(CHUNK))
+            .enumerate()
+            .map(|(c, (items, values))| {
+                or_and(
+                    items
+                        .iter_mut()
+                        .zip(values)
+                        .enumerate()
+                        .map(|(i, (item, v))| {
+                            *item = (v.key(descending).to_u64() << 32) | (c * CHUNK + i) as u64;
+                            *item
+                        }),
+                )
+            })
+            .reduce(|| (0, u64::MAX), merge_or_and);
+        let mut scratch = try_zeroed_vec::<u64>(n, "argsort's working buffer")?;
+        let bits = 8 * T::Key::BYTES as u32;
+        radix_sort(
             &mut items,
             &mut scratch,
             |x| *x,
             32,
-            8 * T::Key::BYTES as u32,
+            bits,
+            or ^ and,
+            |_| {},
             cancel,
         )?;
-        let sorted = if in_scratch { scratch } else { items };
-        let mut out = Vec::new();
-        try_reserve(&mut out, n, "the index array")?;
-        out.par_extend(sorted.par_iter().map(|x| *x as u32));
-        Ok(out)
+        out.par_chunks_mut(CHUNK)
+            .zip(items.par_chunks(CHUNK))
+            .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = *s as u32));
     } else {
-        #[derive(Clone, Copy)]
-        struct Pair {
-            key: u64,
-            index: u32,
-        }
-        let mut items = Vec::new();
-        try_reserve(&mut items, n, "argsort's working buffer")?;
-        items.par_extend(data.par_iter().enumerate().map(|(i, v)| Pair {
-            key: v.key(descending).to_u64(),
-            index: i as u32,
-        }));
-        let sorted = if n < SMALL {
-            items.sort_by_key(|p| p.key); // stable
-            items
-        } else {
-            let mut scratch = try_vec(n, Pair { key: 0, index: 0 }, "argsort's working buffer")?;
-            let in_scratch = radix_sort(&mut items, &mut scratch, |p| p.key, 0, 64, cancel)?;
-            if in_scratch {
-                scratch
-            } else {
-                items
-            }
-        };
-        let mut out = Vec::new();
-        try_reserve(&mut out, n, "the index array")?;
-        out.par_extend(sorted.par_iter().map(|p| p.index));
-        Ok(out)
+        let mut items = try_zeroed_vec::<Pair>(n, "argsort's working buffer")?;
+        let (or, and) = items
+            .par_chunks_mut(CHUNK)
+            .zip(data.par_chunks(CHUNK))
+            .enumerate()
+            .map(|(c, (items, values))| {
+                or_and(
+                    items
+                        .iter_mut()
+                        .zip(values)
+                        .enumerate()
+                        .map(|(i, (item, v))| {
+                            *item = Pair {
+                                key: v.key(descending).to_u64(),
+                                index: (c * CHUNK + i) as u32,
+                            };
+                            item.key
+                        }),
+                )
+            })
+            .reduce(|| (0, u64::MAX), merge_or_and);
+        let mut scratch = try_zeroed_vec::<Pair>(n, "argsort's working buffer")?;
+        radix_sort(
+            &mut items,
+            &mut scratch,
+            |p| p.key,
+            0,
+            64,
+            or ^ and,
+            |_| {},
+            cancel,
+        )?;
+        out.par_chunks_mut(CHUNK)
+            .zip(items.par_chunks(CHUNK))
+            .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = s.index));
     }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -219,7 +246,7 @@ mod tests {
     #[test]
     fn float_sort_matches_js_order_both_directions() {
         let mut seed = 1;
-        for n in [0, 1, 5, SMALL - 1, SMALL, 100_000] {
+        for n in [0, 1, 5, 63, 64, 65, 2047, 2048, 100_000] {
             let data = floats(n, &mut seed);
             let mut asc = data.clone();
             sort(&mut asc, false, &Cancel::new()).unwrap();
@@ -264,7 +291,7 @@ mod tests {
     #[test]
     fn argsort_is_stable_and_orders_like_sort() {
         let mut seed = 9;
-        for n in [0, 1, 7, SMALL + 3, 70_000] {
+        for n in [0, 1, 7, 65, 2051, 70_000] {
             // few distinct values, so ties are everywhere
             let data: Vec<f64> = (0..n)
                 .map(|_| match lcg(&mut seed) % 6 {

@@ -1,0 +1,26 @@
+'use strict'
+
+// The piscina worker: runs the plain-JS way on (a part of) a Float64Array that lives in a
+// SharedArrayBuffer, so the pool is measured at its best (no copy of the input).
+
+const plain = require('./plain.js')
+
+module.exports = ({ op, buffer, start, end, probs, edges }) => {
+  const values = new Float64Array(buffer)
+  switch (op) {
+    case 'sort':
+      return plain.sort(values.subarray(start, end))
+    case 'describe':
+      return plain.describe(values, start, end)
+    case 'range':
+      return plain.finiteRange(values, start, end)
+    case 'count':
+      return plain.countBins(values, edges, start, end)
+    case 'quantiles':
+      return plain.quantiles(values.subarray(start, end), probs)
+    case 'noop':
+      return 0
+    default:
+      throw new Error(`unknown op ${op}`)
+  }
+}

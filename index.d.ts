@@ -1,0 +1,175 @@
+// Type definitions for offload. Every operation returns a Promise and never throws
+// synchronously: invalid arguments reject with a TypeError or RangeError carrying a Node-style
+// `code`; an aborted call rejects with an AbortError (`code: 'ABORT_ERR'`, `cause: signal.reason`).
+
+/** Any numeric typed array: offload reads it in place (do not modify it until the Promise settles). */
+export type NumericArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+
+/** Options every operation accepts. */
+export interface CallOptions {
+  /**
+   * Aborts the call: an already-aborted signal rejects at once; an abort during the work stops
+   * the kernel within milliseconds and rejects with an {@link AbortError}. A signal may be
+   * shared by several calls and reused after a call ends.
+   */
+  signal?: AbortSignal
+}
+
+export interface SortOptions extends CallOptions {
+  /** Largest first; NaN stays last. Default `false`. */
+  descending?: boolean
+  /** Sort `array` itself and resolve to it, instead of to a sorted copy. Default `false`. */
+  inPlace?: boolean
+}
+
+/**
+ * Sorts numbers in the order of `TypedArray.prototype.sort()` (NaN last, -0 before +0), or
+ * its reverse with NaN still last. Resolves to a new typed array of the same kind, or with
+ * `inPlace` to `array` itself, sorted. Radix sort over all cores.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `array` is not a numeric typed array or an option has the wrong type;
+ *   `ERR_INVALID_ARG_VALUE` when its buffer is detached.
+ * @throws {RangeError} `ERR_OUT_OF_MEMORY` when the copy cannot be allocated.
+ * @example
+ * const sorted = await sort(new Float64Array([3, NaN, -1]))  // Float64Array [-1, 3, NaN]
+ */
+export function sort<T extends NumericArray>(array: T, options?: SortOptions): Promise<T>
+
+export interface ArgsortOptions extends CallOptions {
+  /** Largest first; NaN stays last. Default `false`. */
+  descending?: boolean
+}
+
+/**
+ * The indices that put `array` in the order {@link sort} gives, stable: equal values keep
+ * the order of their indices. `array.length` may be at most 2 ** 32.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` as for {@link sort}.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for more than 2 ** 32 elements.
+ * @example
+ * await argsort(new Int32Array([30, 10, 20]))  // Uint32Array [1, 2, 0]
+ */
+export function argsort(array: NumericArray, options?: ArgsortOptions): Promise<Uint32Array>
+
+export interface DescribeOptions extends CallOptions {
+  /** Delta degrees of freedom: the variance divides by `count - ddof` (0: population, 1: sample). Default 0. */
+  ddof?: number
+}
+
+/** Summary statistics of the non-NaN values. */
+export interface Description {
+  /** Number of non-NaN values. */
+  count: number
+  /** Number of NaN values (skipped everywhere else). */
+  nanCount: number
+  /** NaN when `count` is 0. */
+  min: number
+  max: number
+  /** Neumaier-compensated sum; 0 when `count` is 0. */
+  sum: number
+  mean: number
+  /** Sum of squared deviations / max(count - ddof, 0). */
+  variance: number
+  stddev: number
+}
+
+/**
+ * Count, NaN count, min, max, compensated sum, mean, variance and standard deviation in one
+ * pass over memory. BigInt values are read as float64.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` as for {@link sort}.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative or non-finite `ddof`.
+ * @example
+ * const { mean, stddev } = await describe(new Float64Array([1, 2, 3, 4]))  // 2.5, 1.118...
+ */
+export function describe(array: NumericArray, options?: DescribeOptions): Promise<Description>
+
+/**
+ * Quantiles of the non-NaN values by linear interpolation between order statistics (numpy's
+ * default method, R type 7), one per probability; NaN for each when there are no values.
+ * Uses radix selection, not a full sort.
+ * @param probs Probabilities in [0, 1].
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `probs` is not an Array or Float64Array of numbers.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a probability outside [0, 1] or NaN.
+ * @example
+ * await quantiles(new Float64Array([1, 2, 3, 4]), [0.5, 0.9])  // Float64Array [2.5, 3.7]
+ */
+export function quantiles(
+  array: NumericArray,
+  probs: readonly number[] | Float64Array,
+  options?: CallOptions,
+): Promise<Float64Array>
+
+export interface HistogramOptions extends CallOptions {
+  /** Number of equal-width bins, 1 to 1048576. Default 10. */
+  bins?: number
+  /**
+   * `[min, max]`, finite, `min <= max`. Default: the finite values' [min, max] ([0, 1] when
+   * there are none; [v - 0.5, v + 0.5] when all equal v).
+   */
+  range?: [number, number] | Float64Array
+}
+
+export interface Histogram {
+  /** `counts[i]` values fell in `edges[i] <= x < edges[i + 1]` (the last bin also holds `x == edges[bins]`). */
+  counts: Float64Array
+  /** `bins + 1` edges, as `numpy.linspace(min, max, bins + 1)`. */
+  edges: Float64Array
+}
+
+/**
+ * numpy.histogram with equal-width bins. Values outside the range and NaN are not counted.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for bad `bins`, a non-finite range, or a range wider than the largest float64.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` when `range` does not hold two numbers with min <= max.
+ * @example
+ * const { counts, edges } = await histogram(new Float64Array([1, 2, 1]), { bins: 3, range: [0, 3] })
+ * // counts Float64Array [0, 2, 1], edges Float64Array [0, 1, 2, 3]
+ */
+export function histogram(array: NumericArray, options?: HistogramOptions): Promise<Histogram>
+
+export interface Settings {
+  /** Threads in the rayon pool each call spreads over. Default: every core. */
+  threads: number
+  /** Native calls running at once; the rest wait in a FIFO queue. Default: `UV_THREADPOOL_SIZE` - 2, at least 1. */
+  maxInFlight: number
+  /** Calls that may wait; past it calls reject with `ERR_OFFLOAD_QUEUE_FULL`. Default `Infinity`. */
+  maxQueue: number
+}
+
+/**
+ * Changes the settings (any subset) and returns those in force. Synchronous. Resizing the
+ * pool does not disturb running calls: they finish on the pool they started with.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for `threads` or `maxInFlight` outside 1..1024, or a negative `maxQueue`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number.
+ */
+export function configure(options?: Partial<Settings>): Settings
+
+export interface Stats extends Settings {
+  /** Native calls running now (an aborted call counts until its kernel has stopped). */
+  running: number
+  /** Calls waiting for a slot. */
+  queued: number
+  /** Calls resolved. */
+  completed: number
+  /** Calls rejected with an error other than an abort. */
+  failed: number
+  /** Calls rejected because their signal aborted. */
+  cancelled: number
+}
+
+/** The settings in force and the call counters since the module was loaded. */
+export function stats(): Stats
+
+/** The error an aborted call rejects with: `name` 'AbortError', `code` 'ABORT_ERR', `cause` the signal's reason. */
+export class AbortError extends Error {
+  readonly name: 'AbortError'
+  readonly code: 'ABORT_ERR'
+}
