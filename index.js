@@ -5,10 +5,10 @@
 
 const native = require('./binding.js')
 const data = require('./lib/data.js')
-const { AbortError } = require('./lib/errors.js')
+const hashing = require('./lib/hash.js')
+const { AbortError, outOfRange } = require('./lib/errors.js')
 const { counters, pump, settings } = require('./lib/scheduler.js')
 const v = require('./lib/validate.js')
-const { outOfRange } = require('./lib/errors.js')
 
 const MAX_THREADS = 1024
 const MAX_IN_FLIGHT = 1024
@@ -57,6 +57,10 @@ module.exports = {
   describe: data.describe,
   quantiles: data.quantiles,
   histogram: data.histogram,
+  hash: hashing.hash,
+  hashMany: hashing.hashMany,
+  hashFile: hashing.hashFile,
+  hashFiles: hashing.hashFiles,
   configure,
   stats,
   AbortError,

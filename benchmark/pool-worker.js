@@ -24,3 +24,10 @@ module.exports = ({ op, buffer, start, end, probs, edges }) => {
       throw new Error(`unknown op ${op}`)
   }
 }
+
+/** Hashes byte ranges of a SharedArrayBuffer with node:crypto, one digest per range. */
+module.exports.hashRanges = ({ buffer, ranges, algorithm }) => {
+  const crypto = require('node:crypto')
+  const bytes = new Uint8Array(buffer)
+  return ranges.map(([start, end]) => crypto.createHash(algorithm).update(bytes.subarray(start, end)).digest('hex'))
+}

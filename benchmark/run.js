@@ -3,7 +3,10 @@
 // `npm run bench`: every benchmark, one after another. `npm run bench -- data` runs one family.
 // BENCH_REPS sets the runs per measurement; BENCH_QUICK=1 uses a tenth of the sizes.
 
-const families = { data: require('./data.js') }
+const families = {
+  data: require('./data.js'),
+  hash: require('./hash.js'),
+}
 
 async function main() {
   const wanted = process.argv.slice(2)

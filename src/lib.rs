@@ -11,6 +11,8 @@ pub mod data;
 pub mod element;
 /// Kernel failures, independent of how they are shown to JavaScript.
 pub mod error;
+/// Hashing: buffers, batches and files (BLAKE3, SHA-256, SHA-512, xxh3).
+pub mod hash;
 /// The rayon pool every task runs on; resizable at run time.
 pub mod pool;
 

@@ -1,0 +1,108 @@
+'use strict'
+
+// Hashing: buffers, batches and files. Inputs become a Uint8Array over the same bytes (strings
+// are encoded as UTF-8), the native side returns the digests as bytes, and they are encoded here.
+
+const { fileURLToPath } = require('node:url')
+const { isAnyArrayBuffer } = require('node:util').types
+
+const native = require('../binding.js')
+const { invalidType, invalidValue } = require('./errors.js')
+const { captureStack, submit } = require('./scheduler.js')
+const v = require('./validate.js')
+
+/** Digest length in bytes, by algorithm. */
+const DIGEST_BYTES = { blake3: 32, sha256: 32, sha512: 64, 'xxh3-64': 8, 'xxh3-128': 16 }
+const ENCODINGS = ['hex', 'base64', 'base64url', 'buffer']
+const INPUT_TYPES = 'of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer'
+
+/** The bytes an input stands for, as a Uint8Array view (a copy only for strings). */
+function bytesOf(input, name) {
+  if (typeof input === 'string') return Buffer.from(input, 'utf8')
+  if (ArrayBuffer.isView(input)) {
+    if (v.isDetached(input)) throw invalidValue(name, input, 'is backed by a detached ArrayBuffer')
+    return new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+  }
+  if (isAnyArrayBuffer(input)) {
+    try {
+      return new Uint8Array(input)
+    } catch {
+      throw invalidValue(name, input, 'is a detached ArrayBuffer')
+    }
+  }
+  throw invalidType(name, INPUT_TYPES, input)
+}
+
+function hashOptions(options) {
+  const opts = v.options(options)
+  const algorithm = opts.algorithm === undefined ? 'blake3' : opts.algorithm
+  if (typeof algorithm !== 'string') throw invalidType('options.algorithm', 'of type string', algorithm)
+  if (!Object.hasOwn(DIGEST_BYTES, algorithm)) {
+    throw invalidValue('options.algorithm', algorithm, `must be one of ${Object.keys(DIGEST_BYTES).join(', ')}`)
+  }
+  const encoding = opts.encoding === undefined ? 'hex' : opts.encoding
+  if (typeof encoding !== 'string') throw invalidType('options.encoding', 'of type string', encoding)
+  if (!ENCODINGS.includes(encoding)) {
+    throw invalidValue('options.encoding', encoding, `must be one of ${ENCODINGS.join(', ')}`)
+  }
+  return { algorithm, encoding, signal: v.signal(opts.signal) }
+}
+
+function encode(bytes, encoding) {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return encoding === 'buffer' ? Buffer.from(buffer) : buffer.toString(encoding)
+}
+
+function encodeEach(all, algorithm, encoding) {
+  const size = DIGEST_BYTES[algorithm]
+  return Array.from({ length: all.byteLength / size }, (_, i) => encode(all.subarray(i * size, (i + 1) * size), encoding))
+}
+
+/** A path as fs accepts it (string, Buffer or file: URL), as a string. */
+function pathOf(value, name) {
+  let path = value
+  if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw invalidValue(name, value.href, 'must be a file: URL')
+    path = fileURLToPath(value)
+  } else if (Buffer.isBuffer(value)) {
+    path = value.toString('utf8')
+  }
+  if (typeof path !== 'string') throw invalidType(name, 'of type string or an instance of Buffer or URL', value)
+  if (path.includes('\u0000')) throw invalidValue(name, value, 'must be a string without null bytes')
+  return path
+}
+
+function list(value, name) {
+  if (!Array.isArray(value)) throw invalidType(name, 'an instance of Array', value)
+  return value
+}
+
+async function hash(input, options) {
+  const stack = captureStack(hash)
+  const bytes = bytesOf(input, 'input')
+  const { algorithm, encoding, signal } = hashOptions(options)
+  return submit(async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding), signal, stack)
+}
+
+async function hashMany(inputs, options) {
+  const stack = captureStack(hashMany)
+  const views = list(inputs, 'inputs').map((input, i) => bytesOf(input, `inputs[${i}]`))
+  const { algorithm, encoding, signal } = hashOptions(options)
+  return submit(async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding), signal, stack)
+}
+
+async function hashFile(path, options) {
+  const stack = captureStack(hashFile)
+  const p = pathOf(path, 'path')
+  const { algorithm, encoding, signal } = hashOptions(options)
+  return submit(async (token) => encode(await native.hashFiles([p], algorithm, token), encoding), signal, stack)
+}
+
+async function hashFiles(paths, options) {
+  const stack = captureStack(hashFiles)
+  const ps = list(paths, 'paths').map((p, i) => pathOf(p, `paths[${i}]`))
+  const { algorithm, encoding, signal } = hashOptions(options)
+  return submit(async (token) => encodeEach(await native.hashFiles(ps, algorithm, token), algorithm, encoding), signal, stack)
+}
+
+module.exports = { hash, hashFile, hashFiles, hashMany }
