@@ -135,6 +135,62 @@ export interface Histogram {
  */
 export function histogram(array: NumericArray, options?: HistogramOptions): Promise<Histogram>
 
+/** Anything whose bytes can be hashed: a string (as UTF-8), a Buffer, any TypedArray or DataView (only the bytes it views), an ArrayBuffer or SharedArrayBuffer. */
+export type HashInput = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
+
+export type HashAlgorithm = 'blake3' | 'sha256' | 'sha512' | 'xxh3-64' | 'xxh3-128'
+export type HashEncoding = 'hex' | 'base64' | 'base64url' | 'buffer'
+
+export interface HashOptions<E extends HashEncoding = HashEncoding> extends CallOptions {
+  /**
+   * Default `'blake3'`, which spreads one large input over all cores. SHA-256 and SHA-512 use
+   * the CPU's SHA extensions; xxh3 (not cryptographic) is given in canonical big-endian order,
+   * as `xxhsum` prints it.
+   */
+  algorithm?: HashAlgorithm
+  /** Default `'hex'`; `'buffer'` resolves to a Buffer. */
+  encoding?: E
+}
+
+/** A digest: a Buffer for `encoding: 'buffer'`, otherwise a string. */
+export type Digest<E extends HashEncoding> = E extends 'buffer' ? Buffer : string
+
+/**
+ * The digest of `input`'s bytes. Large inputs are hashed in 4 MiB chunks between abort checks.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for another kind of input; `ERR_INVALID_ARG_VALUE`
+ *   for an unknown `algorithm` or `encoding`, or a detached buffer.
+ * @example
+ * await hash('abc', { algorithm: 'sha256' })
+ * // 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+ */
+export function hash<E extends HashEncoding = 'hex'>(input: HashInput, options?: HashOptions<E>): Promise<Digest<E>>
+
+/**
+ * The digest of every input, in input order, hashed in parallel: how SHA-2, sequential within
+ * one input, uses every core.
+ * @example
+ * const [a, b] = await hashMany(['a', Buffer.from('b')], { algorithm: 'sha256' })
+ */
+export function hashMany<E extends HashEncoding = 'hex'>(inputs: readonly HashInput[], options?: HashOptions<E>): Promise<Digest<E>[]>
+
+/** A path as `fs` takes it. */
+export type PathLike = string | Buffer | URL
+
+/**
+ * The digest of a file's bytes, read in Rust in chunks (never whole into memory).
+ * A path that cannot be read rejects with the Error `fs` gives: `code` (`ENOENT`, `EACCES`,
+ * `EISDIR`, ...), `errno`, `syscall` and message as `fs.promises.readFile` has them, and `path`.
+ * @example
+ * const digest = await hashFile('package.json')
+ */
+export function hashFile<E extends HashEncoding = 'hex'>(path: PathLike, options?: HashOptions<E>): Promise<Digest<E>>
+
+/**
+ * The digests of many files, in input order, files hashed in parallel. The first path (in input
+ * order) that cannot be read rejects the call, and the error's `path` names it.
+ */
+export function hashFiles<E extends HashEncoding = 'hex'>(paths: readonly PathLike[], options?: HashOptions<E>): Promise<Digest<E>[]>
+
 export interface Settings {
   /** Threads in the rayon pool each call spreads over. Default: every core. */
   threads: number
