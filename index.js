@@ -6,6 +6,7 @@
 const native = require('./binding.js')
 const data = require('./lib/data.js')
 const hashing = require('./lib/hash.js')
+const algo = require('./lib/algo.js')
 const { AbortError, outOfRange } = require('./lib/errors.js')
 const { counters, pump, settings } = require('./lib/scheduler.js')
 const v = require('./lib/validate.js')
@@ -61,6 +62,10 @@ module.exports = {
   hashMany: hashing.hashMany,
   hashFile: hashing.hashFile,
   hashFiles: hashing.hashFiles,
+  countPrimes: algo.countPrimes,
+  primes: algo.primes,
+  matmul: algo.matmul,
+  mandelbrot: algo.mandelbrot,
   configure,
   stats,
   AbortError,

@@ -3,6 +3,8 @@
 //! The kernels are plain Rust over slices and build without Node (`cargo test`); everything
 //! that touches napi sits behind the `napi` feature, which `npm run build` turns on.
 
+/// Intensive algorithms: primes, matrix multiply, Mandelbrot.
+pub mod algo;
 /// Cooperative cancellation flag that kernels poll between chunks.
 pub mod cancel;
 /// Data crunching: sort, argsort, describe, quantiles, histogram.

@@ -1,0 +1,99 @@
+'use strict'
+
+// Intensive algorithms: prime counting and listing, matrix multiply, the Mandelbrot set.
+
+const native = require('../binding.js')
+const { invalidType, invalidValue, outOfRange } = require('./errors.js')
+const { captureStack, submit } = require('./scheduler.js')
+const v = require('./validate.js')
+
+const MAX_PRIMES_N = 2 ** 32 - 1
+/** Largest image: 2^31 pixels (8 GiB of counts) is far past any real use. */
+const MAX_PIXELS = 2 ** 31
+
+/** A non-negative integer given as a number or a bigint, up to `max`. */
+function count(value, name, max) {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > BigInt(max)) throw outOfRange(name, `>= 0 and <= ${max}`, value)
+    return Number(value)
+  }
+  if (typeof value !== 'number') throw invalidType(name, 'of type number or bigint', value)
+  if (!Number.isInteger(value) || value < 0 || value > max) throw outOfRange(name, `an integer >= 0 and <= ${max}`, value)
+  return value
+}
+
+async function countPrimes(n, options) {
+  const stack = captureStack(countPrimes)
+  const limit = count(n, 'n', Number.MAX_SAFE_INTEGER)
+  const signal = v.signal(v.options(options).signal)
+  return submit((token) => native.countPrimes(limit, token), signal, stack)
+}
+
+async function primes(n, options) {
+  const stack = captureStack(primes)
+  const limit = count(n, 'n', MAX_PRIMES_N)
+  const signal = v.signal(v.options(options).signal)
+  return submit((token) => native.primes(limit, token), signal, stack)
+}
+
+/** `{ data, rows, cols }` with data a Float64Array or Float32Array of rows * cols elements. */
+function matrix(value, name) {
+  if (value === null || typeof value !== 'object') throw invalidType(name, 'an object { data, rows, cols }', value)
+  const { data, rows, cols } = value
+  const kind = v.typedArrayKind(data)
+  if (kind !== 'Float64Array' && kind !== 'Float32Array') {
+    throw invalidType(`${name}.data`, 'an instance of Float64Array or Float32Array', data)
+  }
+  if (v.isDetached(data)) throw invalidValue(`${name}.data`, data, 'is backed by a detached ArrayBuffer')
+  v.integer(rows, `${name}.rows`, 0, 2 ** 32 - 1)
+  v.integer(cols, `${name}.cols`, 0, 2 ** 32 - 1)
+  if (rows * cols !== data.length) {
+    throw outOfRange(`${name}.data.length`, `${name}.rows * ${name}.cols = ${rows * cols}`, data.length)
+  }
+  return { data, rows, cols, kind }
+}
+
+async function matmul(a, b, options) {
+  const stack = captureStack(matmul)
+  const lhs = matrix(a, 'a')
+  const rhs = matrix(b, 'b')
+  if (lhs.kind !== rhs.kind) {
+    throw invalidValue('b.data', rhs.data, `must be of the same kind as a.data (${lhs.kind}), not ${rhs.kind}`)
+  }
+  if (lhs.cols !== rhs.rows) throw outOfRange('b.rows', `equal to a.cols (${lhs.cols})`, rhs.rows)
+  if (lhs.rows * rhs.cols > Number.MAX_SAFE_INTEGER) throw outOfRange('a.rows * b.cols', 'a safe integer', lhs.rows * rhs.cols)
+  const signal = v.signal(v.options(options).signal)
+  const run = lhs.kind === 'Float64Array' ? native.matmulF64 : native.matmulF32
+  return submit(
+    async (token) => ({ data: await run(lhs.data, rhs.data, lhs.rows, lhs.cols, rhs.cols, token), rows: lhs.rows, cols: rhs.cols }),
+    signal,
+    stack,
+  )
+}
+
+function finite(value, name, fallback) {
+  if (value === undefined) return fallback
+  v.number(value, name)
+  if (!Number.isFinite(value)) throw outOfRange(name, 'a finite number', value)
+  return value
+}
+
+async function mandelbrot(options) {
+  const stack = captureStack(mandelbrot)
+  const opts = v.options(options)
+  if (opts.width === undefined || opts.height === undefined) {
+    throw invalidType(opts.width === undefined ? 'options.width' : 'options.height', 'of type number', undefined)
+  }
+  const width = v.integer(opts.width, 'options.width', 1, 2 ** 31)
+  const height = v.integer(opts.height, 'options.height', 1, 2 ** 31)
+  if (width * height > MAX_PIXELS) throw outOfRange('options.width * options.height', `at most ${MAX_PIXELS}`, width * height)
+  const centerX = finite(opts.centerX, 'options.centerX', -0.5)
+  const centerY = finite(opts.centerY, 'options.centerY', 0)
+  const scale = finite(opts.scale, 'options.scale', 3)
+  if (!(scale > 0)) throw outOfRange('options.scale', 'a finite number > 0', scale)
+  const maxIterations = v.integer(opts.maxIterations, 'options.maxIterations', 1, 2 ** 32 - 1, 1000)
+  const signal = v.signal(opts.signal)
+  return submit((token) => native.mandelbrot(width, height, centerX, centerY, scale, maxIterations, token), signal, stack)
+}
+
+module.exports = { countPrimes, mandelbrot, matmul, primes }

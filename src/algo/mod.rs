@@ -1,0 +1,8 @@
+//! Intensive algorithms: prime sieving, dense matrix multiply, the Mandelbrot set.
+
+pub mod mandelbrot;
+pub mod matmul;
+pub mod primes;
+
+#[cfg(feature = "napi")]
+mod binding;
