@@ -191,6 +191,70 @@ export function hashFile<E extends HashEncoding = 'hex'>(path: PathLike, options
  */
 export function hashFiles<E extends HashEncoding = 'hex'>(paths: readonly PathLike[], options?: HashOptions<E>): Promise<Digest<E>[]>
 
+/**
+ * π(n): the number of primes <= n, by a segmented sieve over all cores (memory bounded by the
+ * segment size and sqrt(n), not by n).
+ * @param n A non-negative integer up to `Number.MAX_SAFE_INTEGER`, as a number or a bigint.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a negative, fractional or too large `n`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for anything but a number or bigint.
+ * @example
+ * await countPrimes(1e9)  // 50847534
+ */
+export function countPrimes(n: number | bigint, options?: CallOptions): Promise<number>
+
+/**
+ * Every prime <= n, in order, for n up to 2 ** 32 - 1.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for `n` outside 0 .. 2 ** 32 - 1 or not an integer.
+ * @example
+ * await primes(30)  // Uint32Array [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+ */
+export function primes(n: number | bigint, options?: CallOptions): Promise<Uint32Array>
+
+/** A row-major matrix: `data[r * cols + c]` is row r, column c. */
+export interface Matrix<T extends Float64Array | Float32Array = Float64Array | Float32Array> {
+  data: T
+  rows: number
+  cols: number
+}
+
+/**
+ * The product `a × b` of two row-major matrices of the same kind (`a.cols === b.rows`), on a
+ * blocked, vectorised GEMM (the `faer` crate) over all cores.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` when `data.length !== rows * cols` or `a.cols !== b.rows`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for data that is not a Float64Array or Float32Array;
+ *   `ERR_INVALID_ARG_VALUE` when the two kinds differ.
+ * @example
+ * const c = await matmul({ data: new Float64Array([1, 2, 3, 4]), rows: 2, cols: 2 },
+ *                        { data: new Float64Array([5, 6, 7, 8]), rows: 2, cols: 2 })
+ * // { data: Float64Array [19, 22, 43, 50], rows: 2, cols: 2 }
+ */
+export function matmul<T extends Float64Array | Float32Array>(a: Matrix<T>, b: Matrix<T>, options?: CallOptions): Promise<Matrix<T>>
+
+export interface MandelbrotOptions extends CallOptions {
+  /** Pixels per row, an integer >= 1. */
+  width: number
+  /** Rows, an integer >= 1 (width * height at most 2 ** 31). */
+  height: number
+  /** The view's centre, real part. Default -0.5. */
+  centerX?: number
+  /** The view's centre, imaginary part. Default 0. */
+  centerY?: number
+  /** The width of the view in the complex plane, > 0. Default 3. */
+  scale?: number
+  /** Iterations before a point counts as inside the set, 1 to 2 ** 32 - 1. Default 1000. */
+  maxIterations?: number
+}
+
+/**
+ * Escape counts of the Mandelbrot iteration z = z² + c, row by row (`width * height` values).
+ * Pixel (x, y) is c = centerX + (x + 0.5 - width / 2) * scale / width
+ * + i (centerY - (y + 0.5 - height / 2) * scale / width); a point that has not escaped
+ * (|z| > 2) after `maxIterations` gets `maxIterations`.
+ * @example
+ * const counts = await mandelbrot({ width: 800, height: 600, maxIterations: 500 })
+ */
+export function mandelbrot(options: MandelbrotOptions): Promise<Uint32Array>
+
 export interface Settings {
   /** Threads in the rayon pool each call spreads over. Default: every core. */
   threads: number

@@ -31,3 +31,6 @@ module.exports.hashRanges = ({ buffer, ranges, algorithm }) => {
   const bytes = new Uint8Array(buffer)
   return ranges.map(([start, end]) => crypto.createHash(algorithm).update(bytes.subarray(start, end)).digest('hex'))
 }
+
+/** Rows [from, to) of a Mandelbrot view, with the plain-JS escape loop. */
+module.exports.mandelbrotRows = ({ view, from, to }) => require('./plain-algo.js').mandelbrot(view, from, to)

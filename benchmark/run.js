@@ -6,6 +6,7 @@
 const families = {
   data: require('./data.js'),
   hash: require('./hash.js'),
+  algo: require('./algo.js'),
 }
 
 async function main() {

@@ -121,7 +121,7 @@ impl Sieve {
         let first = |p: u64| -> u64 {
             let start_num = 2 * base + 1;
             let mut m = start_num.div_ceil(p).max(p) * p;
-            if m % 2 == 0 {
+            if m.is_multiple_of(2) {
                 m += p;
             }
             (m - 1) / 2
