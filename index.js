@@ -7,6 +7,7 @@ const native = require('./binding.js')
 const data = require('./lib/data.js')
 const hashing = require('./lib/hash.js')
 const algo = require('./lib/algo.js')
+const image = require('./lib/image.js')
 const { AbortError, outOfRange } = require('./lib/errors.js')
 const { counters, pump, settings } = require('./lib/scheduler.js')
 const v = require('./lib/validate.js')
@@ -66,6 +67,9 @@ module.exports = {
   primes: algo.primes,
   matmul: algo.matmul,
   mandelbrot: algo.mandelbrot,
+  grayscale: image.grayscale,
+  blur: image.blur,
+  resize: image.resize,
   configure,
   stats,
   AbortError,

@@ -15,6 +15,8 @@ pub mod element;
 pub mod error;
 /// Hashing: buffers, batches and files (BLAKE3, SHA-256, SHA-512, xxh3).
 pub mod hash;
+/// Image processing on raw pixels: grayscale, blur, resize.
+pub mod image;
 /// The rayon pool every task runs on; resizable at run time.
 pub mod pool;
 

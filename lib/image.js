@@ -1,0 +1,91 @@
+'use strict'
+
+// Image processing on raw pixels: an image is { data, width, height, channels }, data a
+// Uint8Array, Uint8ClampedArray or Buffer of width * height * channels bytes, row-major,
+// channels interleaved (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA). An ImageData works as it is.
+
+const native = require('../binding.js')
+const { invalidType, invalidValue, outOfRange } = require('./errors.js')
+const { captureStack, submit } = require('./scheduler.js')
+const v = require('./validate.js')
+
+const FILTERS = ['nearest', 'bilinear', 'bicubic', 'lanczos3']
+const MAX_SIDE = 2 ** 31 - 1
+const MAX_PIXELS = 2 ** 31
+
+/** The image's parts, checked, with data as a Uint8Array view of the same bytes. */
+function imageOf(image, name = 'image') {
+  if (image === null || typeof image !== 'object') throw invalidType(name, 'an object { data, width, height, channels }', image)
+  const { data, width, height } = image
+  const kind = v.typedArrayKind(data)
+  if (kind !== 'Uint8Array' && kind !== 'Uint8ClampedArray') {
+    throw invalidType(`${name}.data`, 'an instance of Uint8Array, Uint8ClampedArray or Buffer', data)
+  }
+  if (v.isDetached(data)) throw invalidValue(`${name}.data`, data, 'is backed by a detached ArrayBuffer')
+  v.integer(width, `${name}.width`, 1, MAX_SIDE)
+  v.integer(height, `${name}.height`, 1, MAX_SIDE)
+  const pixels = width * height // exact: both < 2^31
+  let channels = image.channels
+  if (channels === undefined) {
+    channels = data.length / pixels
+    if (!Number.isInteger(channels) || channels < 1 || channels > 4) {
+      throw outOfRange(
+        `${name}.data.length`,
+        `width * height * channels with channels 1 to 4 (width * height = ${pixels}), or give ${name}.channels`,
+        data.length,
+      )
+    }
+  } else {
+    v.integer(channels, `${name}.channels`, 1, 4)
+  }
+  if (pixels * channels !== data.length) {
+    throw outOfRange(`${name}.data.length`, `${name}.width * ${name}.height * ${name}.channels = ${pixels * channels}`, data.length)
+  }
+  return { bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels }
+}
+
+async function grayscale(image, options) {
+  const stack = captureStack(grayscale)
+  const img = imageOf(image)
+  const signal = v.signal(v.options(options).signal)
+  return submit((token) => native.grayscale(img.bytes, img.width, img.height, img.channels, token), signal, stack)
+}
+
+async function blur(image, options) {
+  const stack = captureStack(blur)
+  const img = imageOf(image)
+  const opts = v.options(options)
+  const sigma = v.number(opts.sigma, 'options.sigma')
+  if (!(sigma > 0 && sigma <= 1000)) throw outOfRange('options.sigma', '> 0 and <= 1000', sigma)
+  const signal = v.signal(opts.signal)
+  return submit((token) => native.blur(img.bytes, img.width, img.height, img.channels, sigma, token), signal, stack)
+}
+
+async function resize(image, options) {
+  const stack = captureStack(resize)
+  const img = imageOf(image)
+  const opts = v.options(options)
+  let { width, height } = opts
+  if (width === undefined && height === undefined) {
+    throw invalidType('options.width', 'of type number (give width, height or both)', undefined)
+  }
+  if (width !== undefined) v.integer(width, 'options.width', 1, MAX_SIDE)
+  if (height !== undefined) v.integer(height, 'options.height', 1, MAX_SIDE)
+  // One side given: the other keeps the aspect ratio (rounded, at least 1).
+  if (height === undefined) height = Math.max(1, Math.round((img.height * width) / img.width))
+  if (width === undefined) width = Math.max(1, Math.round((img.width * height) / img.height))
+  if (width > MAX_SIDE || height > MAX_SIDE || width * height > MAX_PIXELS) {
+    throw outOfRange('options.width * options.height', `at most ${MAX_PIXELS} pixels`, width * height)
+  }
+  const filter = opts.filter === undefined ? 'lanczos3' : opts.filter
+  if (typeof filter !== 'string') throw invalidType('options.filter', 'of type string', filter)
+  if (!FILTERS.includes(filter)) throw invalidValue('options.filter', filter, `must be one of ${FILTERS.join(', ')}`)
+  const signal = v.signal(opts.signal)
+  return submit(
+    (token) => native.resize(img.bytes, img.width, img.height, img.channels, width, height, filter, token),
+    signal,
+    stack,
+  )
+}
+
+module.exports = { blur, grayscale, resize }
