@@ -7,6 +7,7 @@ const families = {
   data: require('./data.js'),
   hash: require('./hash.js'),
   algo: require('./algo.js'),
+  image: require('./image.js'),
 }
 
 async function main() {

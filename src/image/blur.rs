@@ -17,6 +17,16 @@ use crate::error::{try_zeroed_vec, KernelError};
 
 /// The most σ accepted.
 pub const MAX_SIGMA: f64 = 1000.0;
+/// Floats per column strip of the vertical pass (4 KiB).
+const STRIP: usize = 1024;
+/// Per-thread buffers larger than this (64 MiB) are returned after use, not kept.
+const KEEP_FLOATS: usize = 16 << 20;
+
+thread_local! {
+    /// Each rayon thread's padded row and band buffer, reused across bands and calls: fresh
+    /// allocations of this size come back from the OS as pages that fault on first touch.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
 
 /// The kernel's half: `w[0]` is the centre weight, `w[k]` the weight at distance k.
 fn half_kernel(sigma: f64) -> Vec<f32> {
@@ -30,8 +40,10 @@ fn half_kernel(sigma: f64) -> Vec<f32> {
 
 /// `out[i] = Σ_k w[k] (row(i - k) + row(i + k))` over a padded row, where `at(d)` gives the
 /// slice of the padded input shifted by `d` taps. Written so the inner loops vectorise.
+/// With `FMA` the multiply-adds are fused (only where the CPU has FMA: elsewhere `mul_add`
+/// would be a slow library call).
 #[inline(always)]
-fn taps<'a>(out: &mut [f32], w: &[f32], at: impl Fn(isize) -> &'a [f32]) {
+fn taps<'a, const FMA: bool>(out: &mut [f32], w: &[f32], at: impl Fn(isize) -> &'a [f32]) {
     let centre = at(0);
     for (o, c) in out.iter_mut().zip(centre) {
         *o = w[0] * c;
@@ -39,7 +51,11 @@ fn taps<'a>(out: &mut [f32], w: &[f32], at: impl Fn(isize) -> &'a [f32]) {
     for (k, &wk) in w.iter().enumerate().skip(1) {
         let (lo, hi) = (at(-(k as isize)), at(k as isize));
         for ((o, a), b) in out.iter_mut().zip(lo).zip(hi) {
-            *o += wk * (a + b);
+            *o = if FMA {
+                wk.mul_add(a + b, *o)
+            } else {
+                *o + wk * (a + b)
+            };
         }
     }
 }
@@ -53,7 +69,7 @@ struct Plan<'a> {
 impl Plan<'_> {
     /// Blurs output rows `y0..y1` into `out` (those rows only).
     #[inline(always)]
-    fn band(&self, y0: usize, y1: usize, out: &mut [u8]) {
+    fn band<const FMA: bool>(&self, y0: usize, y1: usize, out: &mut [u8]) {
         let ImageView {
             data,
             width,
@@ -63,48 +79,106 @@ impl Plan<'_> {
         let (r, stride) = (self.radius, self.image.stride());
         // The source rows this band reads: y0 - r .. y1 + r, clamped to the image.
         let (s0, s1) = (y0.saturating_sub(r), (y1 + r).min(height));
-        let mut padded = vec![0f32; (width + 2 * r) * channels];
-        let mut horizontal = vec![0f32; (s1 - s0) * stride];
+        // Take the buffers out of the thread-local and filter here, not inside a `with`
+        // closure: the closure would be compiled without this function's AVX2/FMA features.
+        let (mut padded, mut horizontal) =
+            SCRATCH.with(|scratch| std::mem::take(&mut *scratch.borrow_mut()));
+        // every element is written before it is read, so the buffers only ever grow
+        let (np, nh) = ((width + 2 * r) * channels, (s1 - s0) * width * channels);
+        if padded.len() < np {
+            padded.resize(np, 0.0);
+        }
+        if horizontal.len() < nh {
+            horizontal.resize(nh, 0.0);
+        }
+        self.filter::<FMA>(
+            y0,
+            y1,
+            s0,
+            s1,
+            &mut padded[..np],
+            &mut horizontal[..nh],
+            out,
+        );
+        if padded.len() + horizontal.len() <= KEEP_FLOATS {
+            SCRATCH.with(|scratch| *scratch.borrow_mut() = (padded, horizontal));
+        }
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn filter<const FMA: bool>(
+        &self,
+        y0: usize,
+        y1: usize,
+        s0: usize,
+        s1: usize,
+        padded: &mut [f32],
+        horizontal: &mut [f32],
+        out: &mut [u8],
+    ) {
+        let ImageView {
+            data,
+            width: _,
+            height,
+            channels,
+        } = self.image;
+        let (r, stride) = (self.radius, self.image.stride());
         for (y, h_row) in (s0..s1).zip(horizontal.chunks_exact_mut(stride)) {
             let src = &data[y * stride..(y + 1) * stride];
-            // the row padded with r copies of its edge pixels on each side
-            for (x, px) in padded.chunks_exact_mut(channels).enumerate() {
-                let sx = x.saturating_sub(r).min(width - 1);
-                for (p, s) in px.iter_mut().zip(&src[sx * channels..(sx + 1) * channels]) {
-                    *p = *s as f32;
-                }
+            // the row as floats (a straight conversion that vectorises), padded with r copies
+            // of its edge pixels on each side
+            let (left, rest) = padded.split_at_mut(r * channels);
+            let (middle, right) = rest.split_at_mut(stride);
+            for (p, s) in middle.iter_mut().zip(src) {
+                *p = *s as f32;
+            }
+            for px in left.chunks_exact_mut(channels) {
+                px.copy_from_slice(&middle[..channels]);
+            }
+            for px in right.chunks_exact_mut(channels) {
+                px.copy_from_slice(&middle[stride - channels..]);
             }
             let centre = r * channels;
-            taps(h_row, &self.weights, |d| {
+            let padded = &*padded;
+            taps::<FMA>(h_row, &self.weights, |d| {
                 let start = (centre as isize + d * channels as isize) as usize;
                 &padded[start..start + stride]
             });
         }
-        let mut acc = vec![0f32; stride];
-        for (y, o_row) in (y0..y1).zip(out.chunks_exact_mut(stride)) {
-            taps(&mut acc, &self.weights, |d| {
-                let sy = (y as isize + d).clamp(0, height as isize - 1) as usize;
-                &horizontal[(sy - s0) * stride..(sy - s0 + 1) * stride]
-            });
-            for (o, a) in o_row.iter_mut().zip(&acc) {
-                *o = (a + 0.5).clamp(0.0, 255.0) as u8;
+        // The vertical pass sweeps down the band in column strips, so the 2r + 1 rows of a
+        // strip that one output row reads stay in L2 for the next rows (whole rows would not).
+        let horizontal = &*horizontal;
+        let mut acc = vec![0f32; STRIP.min(stride)];
+        for x0 in (0..stride).step_by(STRIP) {
+            let x1 = (x0 + STRIP).min(stride);
+            let acc = &mut acc[..x1 - x0];
+            for (y, o_row) in (y0..y1).zip(out.chunks_exact_mut(stride)) {
+                taps::<FMA>(acc, &self.weights, |d| {
+                    let sy = (y as isize + d).clamp(0, height as isize - 1) as usize - s0;
+                    &horizontal[sy * stride + x0..sy * stride + x1]
+                });
+                for (o, a) in o_row[x0..x1].iter_mut().zip(acc.iter()) {
+                    *o = (a + 0.5).clamp(0.0, 255.0) as u8;
+                }
             }
         }
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn band_avx2(&self, y0: usize, y1: usize, out: &mut [u8]) {
-        self.band(y0, y1, out)
+        self.band::<true>(y0, y1, out)
     }
 
     fn run_band(&self, y0: usize, y1: usize, out: &mut [u8]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA.
             return unsafe { self.band_avx2(y0, y1, out) };
         }
-        self.band(y0, y1, out)
+        self.band::<false>(y0, y1, out)
     }
 }
 
