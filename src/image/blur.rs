@@ -71,12 +71,12 @@ impl Plan<'_> {
     #[inline(always)]
     fn band<const FMA: bool>(&self, y0: usize, y1: usize, out: &mut [u8]) {
         let ImageView {
-            data,
             width,
             height,
             channels,
+            ..
         } = self.image;
-        let (r, stride) = (self.radius, self.image.stride());
+        let r = self.radius;
         // The source rows this band reads: y0 - r .. y1 + r, clamped to the image.
         let (s0, s1) = (y0.saturating_sub(r), (y1 + r).min(height));
         // Take the buffers out of the thread-local and filter here, not inside a `with`
