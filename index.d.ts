@@ -255,6 +255,67 @@ export interface MandelbrotOptions extends CallOptions {
  */
 export function mandelbrot(options: MandelbrotOptions): Promise<Uint32Array>
 
+/**
+ * Raw pixels: `width * height` pixels of `channels` interleaved bytes, row-major. `channels` is
+ * 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); when omitted it is
+ * `data.length / (width * height)`, so a canvas `ImageData` works as it is.
+ */
+export interface RawImage {
+  data: Uint8Array | Uint8ClampedArray
+  width: number
+  height: number
+  channels?: 1 | 2 | 3 | 4
+}
+
+/** A result image: new pixels, never the input's. */
+export interface ImageResult {
+  data: Uint8Array
+  width: number
+  height: number
+  channels: 1 | 2 | 3 | 4
+}
+
+/**
+ * Luma from RGB with the Rec. 601 weights (0.299, 0.587, 0.114), exactly as Pillow's
+ * `convert('L')` computes it; alpha is kept (RGBA gives gray + alpha), gray images come back
+ * as they are.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for sizes that are not positive integers or a `data`
+ *   of the wrong length (the message names both).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `data` is not a Uint8Array, Uint8ClampedArray or Buffer.
+ */
+export function grayscale(image: RawImage, options?: CallOptions): Promise<ImageResult>
+
+export interface BlurOptions extends CallOptions {
+  /** Standard deviation in pixels, in (0, 1000]. The kernel radius is ceil(3σ). */
+  sigma: number
+}
+
+/**
+ * Gaussian blur: separable, weights exp(-x²/2σ²) normalised to 1, edges clamped (the border
+ * pixel repeats), every channel alike, rounded to nearest; within 1 of the exact result.
+ * @example
+ * const soft = await blur({ data, width, height, channels: 4 }, { sigma: 3 })
+ */
+export function blur(image: RawImage, options: BlurOptions): Promise<ImageResult>
+
+export interface ResizeOptions extends CallOptions {
+  /** New width in pixels; omit it (and give `height`) to keep the aspect ratio. */
+  width?: number
+  /** New height in pixels; omit it (and give `width`) to keep the aspect ratio. */
+  height?: number
+  /** Default `'lanczos3'`. `'bicubic'` is cubic convolution with a = -0.5, as Pillow's. */
+  filter?: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3'
+}
+
+/**
+ * Convolution resampling as Pillow and sharp do it (the filter widens with the scale factor
+ * when shrinking); colour is resampled premultiplied by alpha, so transparent pixels leave no
+ * dark fringe. Given one side, the other keeps the aspect ratio (rounded, at least 1).
+ * @example
+ * const half = await resize(image, { width: image.width / 2 })
+ */
+export function resize(image: RawImage, options: ResizeOptions): Promise<ImageResult>
+
 export interface Settings {
   /** Threads in the rayon pool each call spreads over. Default: every core. */
   threads: number
