@@ -21,6 +21,9 @@ async function measure(fn, reps = REPS) {
   const cores = []
   const delay = monitorEventLoopDelay({ resolution: 1 })
   delay.enable()
+  // The monitor measures each tick from the one before: let a first tick happen, or a
+  // single blocking run would go unrecorded.
+  await new Promise((r) => setTimeout(r, 5))
   for (let i = 0; i < reps; i++) {
     const cpu0 = process.cpuUsage()
     const t0 = performance.now()
