@@ -161,29 +161,8 @@ suite('matmul', () => {
 })
 
 suite('mandelbrot', () => {
-  /** The escape-time loop as the issue defines it, point by point. */
-  function reference({ width, height, centerX = -0.5, centerY = 0, scale = 3, maxIterations = 1000 }) {
-    const out = new Uint32Array(width * height)
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const cx = centerX + ((x + 0.5 - width / 2) * scale) / width
-        const cy = centerY - ((y + 0.5 - height / 2) * scale) / width
-        let zx = 0
-        let zy = 0
-        let i = 0
-        while (i < maxIterations) {
-          const x2 = zx * zx
-          const y2 = zy * zy
-          if (x2 + y2 > 4) break
-          zy = 2 * zx * zy + cy
-          zx = x2 - y2 + cx
-          i++
-        }
-        out[y * width + x] = i
-      }
-    }
-    return out
-  }
+  // The escape-time loop as the issue defines it, point by point, in plain JS.
+  const reference = require('../benchmark/plain-algo.js').mandelbrot
 
   it('matches a plain escape-time loop exactly', async () => {
     const views = [

@@ -120,80 +120,81 @@ pub fn argsort<T: Element>(
             "argsort returns a Uint32Array of indices, so the array can hold at most {MAX_ARGSORT_LEN} elements; received {n}"
         )));
     }
-    let mut out = try_zeroed_vec::<u32>(n, "the index array")?;
+    let bits = 8 * T::Key::BYTES as u32;
     if T::Key::BYTES <= 4 {
-        // Pack (key, index) into one u64 and sort by the key bits only; the initial order is
-        // index order, and the radix sort keeps it among equal keys.
-        let mut items = try_zeroed_vec::<u64>(n, "argsort's working buffer")?;
-        let (or, and) = items
-            .par_chunks_mut(CHUNK)
-            .zip(data.par_chunks(CHUNK))
-            .enumerate()
-            .map(|(c, (items, values))| {
-                or_and(
-                    items
-                        .iter_mut()
-                        .zip(values)
-                        .enumerate()
-                        .map(|(i, (item, v))| {
-                            *item = (v.key(descending).to_u64() << 32) | (c * CHUNK + i) as u64;
-                            *item
-                        }),
-                )
-            })
-            .reduce(|| (0, u64::MAX), merge_or_and);
-        let mut scratch = try_zeroed_vec::<u64>(n, "argsort's working buffer")?;
-        let bits = 8 * T::Key::BYTES as u32;
-        radix_sort(
-            &mut items,
-            &mut scratch,
-            |x| *x,
-            32,
+        // Pack (key, index) into one u64 and sort by the key bits only.
+        let item = |key: u64, index: u32| (key << 32) | index as u64;
+        argsort_items(
+            data,
+            descending,
+            item,
+            |x: &u64| *x >> 32,
+            |x| *x as u32,
             bits,
-            or ^ and,
-            |_| {},
             cancel,
-        )?;
-        out.par_chunks_mut(CHUNK)
-            .zip(items.par_chunks(CHUNK))
-            .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = *s as u32));
+        )
     } else {
-        let mut items = try_zeroed_vec::<Pair>(n, "argsort's working buffer")?;
-        let (or, and) = items
-            .par_chunks_mut(CHUNK)
-            .zip(data.par_chunks(CHUNK))
-            .enumerate()
-            .map(|(c, (items, values))| {
-                or_and(
-                    items
-                        .iter_mut()
-                        .zip(values)
-                        .enumerate()
-                        .map(|(i, (item, v))| {
-                            *item = Pair {
-                                key: v.key(descending).to_u64(),
-                                index: (c * CHUNK + i) as u32,
-                            };
-                            item.key
-                        }),
-                )
-            })
-            .reduce(|| (0, u64::MAX), merge_or_and);
-        let mut scratch = try_zeroed_vec::<Pair>(n, "argsort's working buffer")?;
-        radix_sort(
-            &mut items,
-            &mut scratch,
-            |p| p.key,
-            0,
-            64,
-            or ^ and,
-            |_| {},
+        let item = |key: u64, index: u32| Pair { key, index };
+        argsort_items(
+            data,
+            descending,
+            item,
+            |p: &Pair| p.key,
+            |p| p.index,
+            bits,
             cancel,
-        )?;
-        out.par_chunks_mut(CHUNK)
-            .zip(items.par_chunks(CHUNK))
-            .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = s.index));
+        )
     }
+}
+
+/// argsort through items that carry a key and an index: built in one pass (which also finds
+/// the key bits that vary), radix-sorted by key, then read back as indices. The items start
+/// in index order and the radix sort is stable, so equal keys keep index order.
+#[allow(clippy::too_many_arguments)]
+fn argsort_items<T: Element, I: Zeroable + Send + Sync>(
+    data: &[T],
+    descending: bool,
+    item: impl Fn(u64, u32) -> I + Sync,
+    key: impl Fn(&I) -> u64 + Sync,
+    index: impl Fn(&I) -> u32 + Sync,
+    bits: u32,
+    cancel: &Cancel,
+) -> Result<Vec<u32>, KernelError> {
+    let n = data.len();
+    let mut items = try_zeroed_vec::<I>(n, "argsort's working buffer")?;
+    let (or, and) = items
+        .par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(CHUNK))
+        .enumerate()
+        .map(|(c, (items, values))| {
+            or_and(
+                items
+                    .iter_mut()
+                    .zip(values)
+                    .enumerate()
+                    .map(|(i, (slot, v))| {
+                        let k = v.key(descending).to_u64();
+                        *slot = item(k, (c * CHUNK + i) as u32);
+                        k
+                    }),
+            )
+        })
+        .reduce(|| (0, u64::MAX), merge_or_and);
+    let mut scratch = try_zeroed_vec::<I>(n, "argsort's working buffer")?;
+    radix_sort(
+        &mut items,
+        &mut scratch,
+        &key,
+        0,
+        bits,
+        or ^ and,
+        |_| {},
+        cancel,
+    )?;
+    let mut out = try_zeroed_vec::<u32>(n, "the index array")?;
+    out.par_chunks_mut(CHUNK)
+        .zip(items.par_chunks(CHUNK))
+        .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = index(s)));
     Ok(out)
 }
 
