@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::cancel::Cancel;
 use crate::element::Element;
-use crate::error::{try_reserve, KernelError};
+use crate::error::{try_zeroed_vec, KernelError};
 
 const TASK: usize = 1 << 18;
 const DIGIT_BITS: u32 = 16;
@@ -129,14 +129,18 @@ pub fn quantiles<T: Element>(
                 .collect())
         })
         .collect::<Result<_, KernelError>>()?;
-    let mut gathered = Vec::new();
-    try_reserve(&mut gathered, total, "the quantile candidates")?;
-    for p in parts {
-        gathered.extend_from_slice(&p);
+    // Place each value at its bucket's slot (counting placement, linear time): grouping by
+    // bucket this way never sorts, even when one bucket holds nearly everything.
+    let mut gathered = try_zeroed_vec::<u64>(total, "the quantile candidates")?;
+    let mut next = gathered_start.clone();
+    for part in parts {
+        cancel.check()?;
+        for k in part {
+            let b = digit(k);
+            gathered[next[b]] = k;
+            next[b] += 1;
+        }
     }
-    // Grouping by bucket puts each wanted bucket at its `gathered_start`; within a bucket the
-    // ranks are found by selection.
-    gathered.sort_unstable_by_key(|&k| digit(k));
     let local: Vec<usize> = ranks
         .iter()
         .map(|&r| {

@@ -172,6 +172,8 @@ pub fn hash_file(
     path: &str,
     cancel: &Cancel,
 ) -> Result<Vec<u8>, KernelError> {
+    // checked per file too: a batch of small files never reaches the per-chunk check below
+    cancel.check()?;
     let mut file = File::open(path).map_err(|e| io_error(e, "open", path))?;
     // Small files get a small buffer; the size is only a hint (files can grow or shrink).
     let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
