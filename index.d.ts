@@ -2,7 +2,11 @@
 // synchronously: invalid arguments reject with a TypeError or RangeError carrying a Node-style
 // `code`; an aborted call rejects with an AbortError (`code: 'ABORT_ERR'`, `cause: signal.reason`).
 
-/** Any numeric typed array: offload reads it in place (do not modify it until the Promise settles). */
+/**
+ * Any numeric typed array: offload reads it in place (do not modify it until the Promise
+ * settles). Its ArrayBuffer is marked untransferable, and a resizable ArrayBuffer is refused;
+ * see the README's "Reliability" section.
+ */
 export type NumericArray =
   | Int8Array
   | Uint8Array
@@ -323,12 +327,19 @@ export interface Settings {
   maxInFlight: number
   /** Calls that may wait; past it calls reject with `ERR_OFFLOAD_QUEUE_FULL`. Default `Infinity`. */
   maxQueue: number
+  /**
+   * The largest single buffer (a result or a working buffer) one call may allocate, in bytes;
+   * a call that needs more rejects with a RangeError, code `ERR_OUT_OF_MEMORY`, before it
+   * allocates. Default: half the memory of the machine (or of its cgroup). `Infinity`: no limit.
+   * One setting for the whole process, worker threads included.
+   */
+  maxAllocation: number
 }
 
 /**
  * Changes the settings (any subset) and returns those in force. Synchronous. Resizing the
  * pool does not disturb running calls: they finish on the pool they started with.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for `threads` or `maxInFlight` outside 1..1024, or a negative `maxQueue`.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for `threads` or `maxInFlight` outside 1..1024, or a negative `maxQueue` or `maxAllocation`.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number.
  */
 export function configure(options?: Partial<Settings>): Settings

@@ -3,6 +3,8 @@
 // offload: CPU-heavy work on every core, off the event loop. This file is the public entry;
 // the native addon is loaded by binding.js, which `napi build` generates.
 
+const os = require('node:os')
+
 const native = require('./binding.js')
 const data = require('./lib/data.js')
 const hashing = require('./lib/hash.js')
@@ -16,8 +18,20 @@ const MAX_THREADS = 1024
 const MAX_IN_FLIGHT = 1024
 
 /**
- * Sets the rayon pool size, the number of native tasks run at once, and the queue limit;
- * returns the settings in force. Synchronous: a bad value throws.
+ * The default per-buffer allocation limit: half the memory this process may use (the machine's,
+ * or its cgroup's when smaller). One buffer past that is a typo or hostile input, not a workload.
+ */
+function defaultMaxAllocation() {
+  let memory = os.totalmem()
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : undefined
+  if (typeof constrained === 'number' && constrained > 0 && constrained < memory) memory = constrained
+  return Math.floor(memory / 2)
+}
+native.initMaxAllocation(defaultMaxAllocation())
+
+/**
+ * Sets the rayon pool size, the number of native tasks run at once, the queue limit and the
+ * per-buffer allocation limit; returns the settings in force. Synchronous: a bad value throws.
  */
 function configure(options) {
   const opts = v.options(options)
@@ -31,20 +45,35 @@ function configure(options) {
       throw outOfRange('options.maxQueue', 'an integer >= 0 or Infinity', maxQueue)
     }
   }
+  let maxAllocation
+  if (opts.maxAllocation !== undefined) {
+    maxAllocation = v.number(opts.maxAllocation, 'options.maxAllocation')
+    if (maxAllocation !== Infinity && !(Number.isSafeInteger(maxAllocation) && maxAllocation >= 0)) {
+      throw outOfRange('options.maxAllocation', 'an integer number of bytes >= 0, or Infinity', maxAllocation)
+    }
+  }
   // All values are checked before any is applied.
   if (threads !== undefined) native.setThreads(threads)
+  if (maxAllocation !== undefined) native.setMaxAllocation(maxAllocation)
   if (maxInFlight !== undefined) settings.maxInFlight = maxInFlight
   if (maxQueue !== undefined) settings.maxQueue = maxQueue
   pump()
-  return { threads: native.threadCount(), maxInFlight: settings.maxInFlight, maxQueue: settings.maxQueue }
+  return current()
+}
+
+function current() {
+  return {
+    threads: native.threadCount(),
+    maxInFlight: settings.maxInFlight,
+    maxQueue: settings.maxQueue,
+    maxAllocation: native.maxAllocation(),
+  }
 }
 
 /** The settings in force and the call counters. */
 function stats() {
   return {
-    threads: native.threadCount(),
-    maxInFlight: settings.maxInFlight,
-    maxQueue: settings.maxQueue,
+    ...current(),
     running: counters.running,
     queued: counters.queued,
     completed: counters.completed,
@@ -53,23 +82,29 @@ function stats() {
   }
 }
 
+const { sort, argsort, describe, quantiles, histogram } = data
+const { hash, hashMany, hashFile, hashFiles } = hashing
+const { countPrimes, primes, matmul, mandelbrot } = algo
+const { grayscale, blur, resize } = image
+
+// Shorthand names only: Node's ESM loader reads them, so `import { sort } from 'offload'` works.
 module.exports = {
-  sort: data.sort,
-  argsort: data.argsort,
-  describe: data.describe,
-  quantiles: data.quantiles,
-  histogram: data.histogram,
-  hash: hashing.hash,
-  hashMany: hashing.hashMany,
-  hashFile: hashing.hashFile,
-  hashFiles: hashing.hashFiles,
-  countPrimes: algo.countPrimes,
-  primes: algo.primes,
-  matmul: algo.matmul,
-  mandelbrot: algo.mandelbrot,
-  grayscale: image.grayscale,
-  blur: image.blur,
-  resize: image.resize,
+  sort,
+  argsort,
+  describe,
+  quantiles,
+  histogram,
+  hash,
+  hashMany,
+  hashFile,
+  hashFiles,
+  countPrimes,
+  primes,
+  matmul,
+  mandelbrot,
+  grayscale,
+  blur,
+  resize,
   configure,
   stats,
   AbortError,

@@ -257,13 +257,15 @@ suite('queue and settings', () => {
       assert.throws(() => offload.configure(options), (e) => e instanceof Class && e.code === code, JSON.stringify(options))
     }
     const cores = offload.stats().threads
-    assert.deepEqual(offload.configure({ threads: 1 }), { threads: 1, maxInFlight: 2, maxQueue: Infinity })
+    const { maxAllocation } = offload.stats()
+    assert.deepEqual(offload.configure({ threads: 1 }), { threads: 1, maxInFlight: 2, maxQueue: Infinity, maxAllocation })
     assert.equal(offload.stats().threads, 1)
     assert.deepEqual(offload.configure({ threads: cores }).threads, cores)
     assert.deepEqual(Object.keys(offload.stats()).sort(), [
       'cancelled',
       'completed',
       'failed',
+      'maxAllocation',
       'maxInFlight',
       'maxQueue',
       'queued',
@@ -281,19 +283,45 @@ suite('queue and settings', () => {
   })
 })
 
-suite('workers', () => {
-  const run = (file) =>
-    spawnSync(process.execPath, [path.join(__dirname, 'fixtures', file)], { encoding: 'utf8', timeout: 120_000 })
+suite('workers and exits', () => {
+  const run = (file, ...args) =>
+    spawnSync(process.execPath, [path.join(__dirname, 'fixtures', file), ...args], { encoding: 'utf8', timeout: 240_000 })
 
-  it('loads in several worker threads and the main thread at once', () => {
+  it('loads in 8 worker threads and the main thread at once', () => {
     const r = run('many-workers.js')
     assert.equal(r.status, 0, r.stderr)
-    assert.match(r.stdout, /all 4 workers ok/)
+    assert.match(r.stdout, /all 8 workers ok/)
   })
 
-  it('terminating workers while their tasks run does not crash the process', () => {
-    const r = run('terminate-workers.js')
+  it('terminating workers while their tasks run and wait, 200 times, does not crash the process', { timeout: 300_000 }, () => {
+    const r = run('terminate-workers.js', '200')
     assert.equal(r.status, 0, r.stderr)
-    assert.match(r.stdout, /terminated 6 workers/)
+    assert.equal(r.signal, null)
+    assert.match(r.stdout, /terminated 200 workers, exit codes 1/)
+  })
+
+  it('process.exit while tasks run and wait exits at once with its code', () => {
+    const r = run('exit-while-busy.js', 'exit')
+    assert.equal(r.signal, null, r.stderr)
+    assert.equal(r.status, 3, r.stderr)
+  })
+
+  it('an uncaught exception while tasks run exits with code 1, not a crash', () => {
+    const r = run('exit-while-busy.js', 'throw')
+    assert.equal(r.signal, null, r.stderr)
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /uncaught while offload is busy/)
+  })
+
+  it('a worker that exits with tasks running and queued reports its code; the main thread goes on', () => {
+    const r = run('exit-while-busy.js', 'worker-exit')
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /worker exited with 5; main thread counted 168 primes/)
+  })
+
+  it('aborting everything lets the process end by itself', () => {
+    const r = run('exit-while-busy.js', 'abort-and-drain')
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /settled 12: 12 aborted/)
   })
 })

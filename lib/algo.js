@@ -8,6 +8,8 @@ const { captureStack, submit } = require('./scheduler.js')
 const v = require('./validate.js')
 
 const MAX_PRIMES_N = 2 ** 32 - 1
+/** The most elements a typed array can hold in this Node. */
+const MAX_RESULT_LENGTH = require('node:buffer').constants.MAX_LENGTH
 /** Largest image: 2^31 pixels (8 GiB of counts) is far past any real use. */
 const MAX_PIXELS = 2 ** 31
 
@@ -44,11 +46,12 @@ function matrix(value, name) {
   if (kind !== 'Float64Array' && kind !== 'Float32Array') {
     throw invalidType(`${name}.data`, 'an instance of Float64Array or Float32Array', data)
   }
-  if (v.isDetached(data)) throw invalidValue(`${name}.data`, data, 'is backed by a detached ArrayBuffer')
+  v.heldView(data, `${name}.data`)
   v.integer(rows, `${name}.rows`, 0, 2 ** 32 - 1)
   v.integer(cols, `${name}.cols`, 0, 2 ** 32 - 1)
-  if (rows * cols !== data.length) {
-    throw outOfRange(`${name}.data.length`, `${name}.rows * ${name}.cols = ${rows * cols}`, data.length)
+  const length = v.lengthOf(data)
+  if (rows * cols !== length) {
+    throw outOfRange(`${name}.data.length`, `${name}.rows * ${name}.cols = ${rows * cols}`, length)
   }
   return { data, rows, cols, kind }
 }
@@ -61,7 +64,9 @@ async function matmul(a, b, options) {
     throw invalidValue('b.data', rhs.data, `must be of the same kind as a.data (${lhs.kind}), not ${rhs.kind}`)
   }
   if (lhs.cols !== rhs.rows) throw outOfRange('b.rows', `equal to a.cols (${lhs.cols})`, rhs.rows)
-  if (lhs.rows * rhs.cols > Number.MAX_SAFE_INTEGER) throw outOfRange('a.rows * b.cols', 'a safe integer', lhs.rows * rhs.cols)
+  if (lhs.rows * rhs.cols > MAX_RESULT_LENGTH) {
+    throw outOfRange('a.rows * b.cols', `at most ${MAX_RESULT_LENGTH} (the longest typed array)`, lhs.rows * rhs.cols)
+  }
   const signal = v.signal(v.options(options).signal)
   const run = lhs.kind === 'Float64Array' ? native.matmulF64 : native.matmulF32
   return submit(
@@ -81,12 +86,15 @@ function finite(value, name, fallback) {
 async function mandelbrot(options) {
   const stack = captureStack(mandelbrot)
   const opts = v.options(options)
-  if (opts.width === undefined || opts.height === undefined) {
-    throw invalidType(opts.width === undefined ? 'options.width' : 'options.height', 'of type number', undefined)
+  // Each option is read once: a getter cannot hand one value to a check and another to the call.
+  const { width: w, height: h } = opts
+  if (w === undefined || h === undefined) {
+    throw invalidType(w === undefined ? 'options.width' : 'options.height', 'of type number', undefined)
   }
-  const width = v.integer(opts.width, 'options.width', 1, 2 ** 31)
-  const height = v.integer(opts.height, 'options.height', 1, 2 ** 31)
-  if (width * height > MAX_PIXELS) throw outOfRange('options.width * options.height', `at most ${MAX_PIXELS}`, width * height)
+  const width = v.integer(w, 'options.width', 1, 2 ** 31)
+  const height = v.integer(h, 'options.height', 1, 2 ** 31)
+  const pixels = Math.min(MAX_PIXELS, MAX_RESULT_LENGTH)
+  if (width * height > pixels) throw outOfRange('options.width * options.height', `at most ${pixels}`, width * height)
   const centerX = finite(opts.centerX, 'options.centerX', -0.5)
   const centerY = finite(opts.centerY, 'options.centerY', 0)
   const scale = finite(opts.scale, 'options.scale', 3)

@@ -28,8 +28,9 @@ async function argsort(array, options) {
   const opts = v.options(options)
   const descending = v.boolean(opts.descending, 'options.descending', false)
   const signal = v.signal(opts.signal)
-  if (array.length > 2 ** 32) {
-    throw outOfRange('array.length', 'at most 2 ** 32 (indices are a Uint32Array)', array.length)
+  const length = v.lengthOf(array)
+  if (length > 2 ** 32) {
+    throw outOfRange('array.length', 'at most 2 ** 32 (indices are a Uint32Array)', length)
   }
   return submit((token) => native.argsort(array, descending, token), signal, stack)
 }
@@ -56,8 +57,13 @@ function probabilities(probs) {
   if (kind === 'Float64Array' && v.isDetached(probs)) {
     throw invalidValue('probs', probs, 'is backed by a detached ArrayBuffer')
   }
-  const out = new Float64Array(probs.length)
-  for (let i = 0; i < probs.length; i++) {
+  // Copied, each element read once: a Proxy or getter cannot change a value after its check.
+  const length = kind === undefined ? probs.length : v.lengthOf(probs)
+  if (!Number.isSafeInteger(length) || length > 2 ** 24) {
+    throw outOfRange('probs.length', 'at most 2 ** 24', length)
+  }
+  const out = new Float64Array(length)
+  for (let i = 0; i < length; i++) {
     const p = probs[i]
     if (typeof p !== 'number') throw invalidType(`probs[${i}]`, 'of type number', p)
     if (!(p >= 0 && p <= 1)) throw outOfRange(`probs[${i}]`, '>= 0 and <= 1', p)

@@ -34,10 +34,16 @@ function invalidType(name, expected, value) {
   return withCode(new TypeError(`The ${subject(name)} must be ${expected}.${received(value)}`), 'ERR_INVALID_ARG_TYPE')
 }
 
+/** A value as a message shows it: one line, a few elements, at most about 120 characters. */
+function shortInspect(value) {
+  const shown = inspect(value, { depth: 1, maxArrayLength: 8, maxStringLength: 80, breakLength: Infinity })
+  return shown.length > 120 ? `${shown.slice(0, 117)}...` : shown
+}
+
 function invalidValue(name, value, reason = 'is invalid') {
   const kind = name.includes('.') ? 'property' : 'argument'
   return withCode(
-    new TypeError(`The ${kind} '${name}' ${reason}. Received ${inspect(value, { depth: 1 })}`),
+    new TypeError(`The ${kind} '${name}' ${reason}. Received ${shortInspect(value)}`),
     'ERR_INVALID_ARG_VALUE',
   )
 }

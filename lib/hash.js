@@ -20,15 +20,12 @@ const INPUT_TYPES = 'of type string or an instance of Buffer, TypedArray, DataVi
 function bytesOf(input, name) {
   if (typeof input === 'string') return Buffer.from(input, 'utf8')
   if (ArrayBuffer.isView(input)) {
-    if (v.isDetached(input)) throw invalidValue(name, input, 'is backed by a detached ArrayBuffer')
-    return new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    const { buffer, byteOffset, byteLength } = v.heldView(input, name)
+    return new Uint8Array(buffer, byteOffset, byteLength)
   }
   if (isAnyArrayBuffer(input)) {
-    try {
-      return new Uint8Array(input)
-    } catch {
-      throw invalidValue(name, input, 'is a detached ArrayBuffer')
-    }
+    v.holdBuffer(input, name, input)
+    return new Uint8Array(input)
   }
   throw invalidType(name, INPUT_TYPES, input)
 }

@@ -12,6 +12,8 @@ const v = require('./validate.js')
 const FILTERS = ['nearest', 'bilinear', 'bicubic', 'lanczos3']
 const MAX_SIDE = 2 ** 31 - 1
 const MAX_PIXELS = 2 ** 31
+/** The most elements a typed array can hold in this Node. */
+const MAX_RESULT_LENGTH = require('node:buffer').constants.MAX_LENGTH
 
 /** The image's parts, checked, with data as a Uint8Array view of the same bytes. */
 function imageOf(image, name = 'image') {
@@ -21,27 +23,27 @@ function imageOf(image, name = 'image') {
   if (kind !== 'Uint8Array' && kind !== 'Uint8ClampedArray') {
     throw invalidType(`${name}.data`, 'an instance of Uint8Array, Uint8ClampedArray or Buffer', data)
   }
-  if (v.isDetached(data)) throw invalidValue(`${name}.data`, data, 'is backed by a detached ArrayBuffer')
+  const { buffer, byteOffset, byteLength } = v.heldView(data, `${name}.data`)
   v.integer(width, `${name}.width`, 1, MAX_SIDE)
   v.integer(height, `${name}.height`, 1, MAX_SIDE)
   const pixels = width * height // exact: both < 2^31
   let channels = image.channels
   if (channels === undefined) {
-    channels = data.length / pixels
+    channels = byteLength / pixels
     if (!Number.isInteger(channels) || channels < 1 || channels > 4) {
       throw outOfRange(
         `${name}.data.length`,
         `width * height * channels with channels 1 to 4 (width * height = ${pixels}), or give ${name}.channels`,
-        data.length,
+        byteLength,
       )
     }
   } else {
     v.integer(channels, `${name}.channels`, 1, 4)
   }
-  if (pixels * channels !== data.length) {
-    throw outOfRange(`${name}.data.length`, `${name}.width * ${name}.height * ${name}.channels = ${pixels * channels}`, data.length)
+  if (pixels * channels !== byteLength) {
+    throw outOfRange(`${name}.data.length`, `${name}.width * ${name}.height * ${name}.channels = ${pixels * channels}`, byteLength)
   }
-  return { bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels }
+  return { bytes: new Uint8Array(buffer, byteOffset, byteLength), width, height, channels }
 }
 
 async function grayscale(image, options) {
@@ -76,6 +78,13 @@ async function resize(image, options) {
   if (width === undefined) width = Math.max(1, Math.round((img.width * height) / img.height))
   if (width > MAX_SIDE || height > MAX_SIDE || width * height > MAX_PIXELS) {
     throw outOfRange('options.width * options.height', `at most ${MAX_PIXELS} pixels`, width * height)
+  }
+  if (width * height * img.channels > MAX_RESULT_LENGTH) {
+    throw outOfRange(
+      'options.width * options.height * channels',
+      `at most ${MAX_RESULT_LENGTH} bytes (the longest typed array)`,
+      width * height * img.channels,
+    )
   }
   const filter = opts.filter === undefined ? 'lanczos3' : opts.filter
   if (typeof filter !== 'string') throw invalidType('options.filter', 'of type string', filter)

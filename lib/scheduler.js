@@ -17,6 +17,16 @@ function defaultMaxInFlight() {
 const settings = { maxInFlight: defaultMaxInFlight(), maxQueue: Infinity }
 const counters = { running: 0, queued: 0, completed: 0, failed: 0, cancelled: 0 }
 
+// The jobs whose native task runs now (aborted ones included until their kernel stops).
+const running = new Set()
+
+// process.exit() (or an uncaught exception) makes libuv wait for every running native task
+// before the process can end; cancelled, they stop within milliseconds instead of running to
+// the end. (worker.terminate() runs no JS in the worker: Node waits for its running tasks.)
+process.once('exit', () => {
+  for (const job of running) job.token?.cancel()
+})
+
 // FIFO of waiting jobs: an array read from `head`, compacted now and then.
 let waiting = []
 let head = 0
@@ -82,9 +92,10 @@ function unlisten(job) {
 function launch(job) {
   job.state = 'running'
   counters.running++
-  job.token = new native.CancelToken()
+  running.add(job)
   let promise
   try {
+    job.token = new native.CancelToken()
     promise = job.start(job.token)
   } catch (error) {
     promise = Promise.reject(error)
@@ -97,6 +108,7 @@ function launch(job) {
 
 function finish(job, ok, result) {
   counters.running--
+  running.delete(job)
   if (job.state === 'running') {
     job.state = 'settled'
     unlisten(job)
@@ -116,7 +128,7 @@ function abortJob(job) {
   if (job.state === 'running') {
     // The kernel sees the flag within milliseconds; the slot stays taken until it stops, so
     // the libuv pool never holds more than maxInFlight of our tasks.
-    job.token.cancel()
+    job.token?.cancel()
   } else if (job.state === 'queued') {
     counters.queued--
   } else {

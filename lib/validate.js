@@ -20,35 +20,97 @@ const NUMERIC_KINDS = new Set([
   'BigUint64Array',
 ])
 
-const typedArrayTag = Object.getOwnPropertyDescriptor(
-  Object.getPrototypeOf(Uint8Array.prototype),
-  Symbol.toStringTag,
-).get
+const { markAsUntransferable } = require('node:worker_threads')
+const { isAnyArrayBuffer, isSharedArrayBuffer } = require('node:util').types
+
+// The intrinsic getters: a subclass or an own property cannot make a view lie about its size.
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype)
+const getter = (proto, key) => Object.getOwnPropertyDescriptor(proto, key)?.get
+const typedArrayTag = getter(TypedArrayPrototype, Symbol.toStringTag)
+const typedArrayGet = {
+  buffer: getter(TypedArrayPrototype, 'buffer'),
+  byteOffset: getter(TypedArrayPrototype, 'byteOffset'),
+  byteLength: getter(TypedArrayPrototype, 'byteLength'),
+  length: getter(TypedArrayPrototype, 'length'),
+}
+const dataViewGet = {
+  buffer: getter(DataView.prototype, 'buffer'),
+  byteOffset: getter(DataView.prototype, 'byteOffset'),
+  byteLength: getter(DataView.prototype, 'byteLength'),
+}
+const arrayBufferResizable = getter(ArrayBuffer.prototype, 'resizable')
+const arrayBufferByteLength = getter(ArrayBuffer.prototype, 'byteLength')
 
 /** The kind of a real typed array (not a look-alike or a Proxy), or undefined. */
 function typedArrayKind(value) {
   return ArrayBuffer.isView(value) ? typedArrayTag.call(value) : undefined
 }
 
+/** A typed array's element count, as the engine knows it. */
+function lengthOf(view) {
+  return typedArrayGet.length.call(view)
+}
+
+/** `{ buffer, byteOffset, byteLength }` of a typed array or DataView, as the engine knows them. */
+function partsOf(view) {
+  const get = typedArrayKind(view) === undefined ? dataViewGet : typedArrayGet
+  return { buffer: get.buffer.call(view), byteOffset: get.byteOffset.call(view), byteLength: get.byteLength.call(view) }
+}
+
 /** True when the view's buffer has been transferred or detached. */
 function isDetached(view) {
-  if (view.byteLength !== 0) return false
+  const { buffer, byteLength } = partsOf(view)
+  return byteLength === 0 && isBufferDetached(buffer)
+}
+
+function isBufferDetached(buffer) {
+  if (isSharedArrayBuffer(buffer) || arrayBufferByteLength.call(buffer) !== 0) return false
   try {
     // Constructing a view on a detached buffer throws.
     // eslint-disable-next-line no-new
-    new Uint8Array(view.buffer)
+    new Uint8Array(buffer)
     return false
   } catch {
     return true
   }
 }
 
+/**
+ * Readies memory that a native task will read (or write) in place from another thread, after
+ * this call returns. Two things could pull it away mid-task and make the kernel touch freed
+ * memory: a transfer (postMessage, structuredClone) followed by a collection of the new owner,
+ * and shrinking a resizable ArrayBuffer. So a resizable ArrayBuffer is refused, and the buffer is
+ * marked untransferable (as Node marks its own pooled Buffers): a later transfer copies it
+ * (Node 20) or throws a DataCloneError (Node 21+) instead of detaching it. SharedArrayBuffers can
+ * be neither detached nor shrunk.
+ */
+function holdBuffer(buffer, name, value) {
+  if (isSharedArrayBuffer(buffer)) return
+  if (isBufferDetached(buffer)) throw invalidValue(name, value, 'is backed by a detached ArrayBuffer')
+  if (arrayBufferResizable !== undefined && arrayBufferResizable.call(buffer)) {
+    throw invalidValue(
+      name,
+      value,
+      'is backed by a resizable ArrayBuffer, which could shrink while offload reads it; pass a fixed-length copy (array.slice())',
+    )
+  }
+  markAsUntransferable(buffer)
+}
+
+/** A typed array or DataView whose memory a task may use in place; returns its parts. */
+function heldView(view, name) {
+  const parts = partsOf(view)
+  holdBuffer(parts.buffer, name, view)
+  return parts
+}
+
+/** A numeric typed array, readied to be read in place. */
 function numericArray(value, name) {
   const kind = typedArrayKind(value)
   if (!NUMERIC_KINDS.has(kind)) {
     throw invalidType(name, 'an instance of a numeric TypedArray (Int8Array ... Float64Array, BigInt64Array, BigUint64Array)', value)
   }
-  if (isDetached(value)) throw invalidValue(name, value, 'is backed by a detached ArrayBuffer')
+  heldView(value, name)
   return value
 }
 
@@ -88,4 +150,19 @@ function signal(value, name = 'options.signal') {
   return value
 }
 
-module.exports = { NUMERIC_KINDS, boolean, integer, isDetached, number, numericArray, options, signal, typedArrayKind }
+module.exports = {
+  NUMERIC_KINDS,
+  boolean,
+  heldView,
+  holdBuffer,
+  integer,
+  isAnyArrayBuffer,
+  isDetached,
+  lengthOf,
+  number,
+  numericArray,
+  options,
+  partsOf,
+  signal,
+  typedArrayKind,
+}

@@ -1,5 +1,7 @@
 //! Runtime control exported to JS: the pool size and the cancel token each call carries.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -80,4 +82,55 @@ impl Kernel for PanicKernel {
 #[napi(js_name = "__panicForTests")]
 pub fn panic_for_tests(in_rayon: bool, token: &CancelToken) -> AsyncTask<Job<PanicKernel>> {
     spawn(PanicKernel { in_rayon }, token)
+}
+
+/// Test hook: the `nth` cancellation check from now panics (0 disarms). Not part of the public API.
+#[napi(js_name = "__panicAtCheck")]
+pub fn panic_at_check(nth: u32) {
+    crate::cancel::panic_at_check(nth as u64);
+}
+
+/// Whether any thread has set the allocation limit yet: the limit is one per process, and a
+/// worker thread loading offload must not reset what the main thread configured.
+static MAX_ALLOCATION_SET: AtomicBool = AtomicBool::new(false);
+
+fn allocation_limit(bytes: f64) -> napi::Result<usize> {
+    if bytes.is_nan() || bytes < 0.0 {
+        return Err(napi::Error::new(
+            Status::InvalidArg,
+            "maxAllocation must be a number >= 0",
+        ));
+    }
+    Ok(if bytes >= usize::MAX as f64 {
+        usize::MAX
+    } else {
+        bytes as usize
+    })
+}
+
+/// Sets the per-buffer allocation limit in bytes (`Infinity`: none) for the whole process.
+#[napi(js_name = "setMaxAllocation")]
+pub fn set_max_allocation(bytes: f64) -> napi::Result<()> {
+    crate::error::set_max_allocation(allocation_limit(bytes)?);
+    MAX_ALLOCATION_SET.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Sets the limit to `bytes` unless a thread has set it already; returns the limit in force.
+#[napi(js_name = "initMaxAllocation")]
+pub fn init_max_allocation(bytes: f64) -> napi::Result<f64> {
+    let limit = allocation_limit(bytes)?;
+    if !MAX_ALLOCATION_SET.swap(true, Ordering::SeqCst) {
+        crate::error::set_max_allocation(limit);
+    }
+    Ok(max_allocation())
+}
+
+/// The per-buffer allocation limit in bytes (`Infinity`: none).
+#[napi(js_name = "maxAllocation")]
+pub fn max_allocation() -> f64 {
+    match crate::error::max_allocation() {
+        usize::MAX => f64::INFINITY,
+        n => n as f64,
+    }
 }

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The result of a kernel.
 pub type KernelResult<T> = std::result::Result<T, KernelError>;
@@ -46,6 +47,35 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
+/// The largest single buffer (a result or a working buffer) one call may allocate, in bytes.
+/// A request over it fails before allocating, so a typo such as a 100000 x 100000 image is an
+/// error, not minutes of swapping. `usize::MAX` (the default here) means no limit; the JS front
+/// sets it from `configure({ maxAllocation })`.
+static MAX_ALLOCATION: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Sets the per-buffer allocation limit, in bytes.
+pub fn set_max_allocation(bytes: usize) {
+    MAX_ALLOCATION.store(bytes, Ordering::Relaxed);
+}
+
+/// The per-buffer allocation limit in force, in bytes.
+pub fn max_allocation() -> usize {
+    MAX_ALLOCATION.load(Ordering::Relaxed)
+}
+
+/// `Err(OutOfMemory)` when a buffer of `bytes` is over the allocation limit. Used before every
+/// large allocation, including the ones a third-party crate makes for us.
+pub fn check_allocation(bytes: u128, what: &str) -> Result<(), KernelError> {
+    let limit = max_allocation();
+    if bytes > limit as u128 {
+        return Err(KernelError::OutOfMemory(format!(
+            "Cannot allocate {what}: {bytes} bytes is more than the limit of {limit} bytes \
+             per buffer (see configure({{ maxAllocation }}))"
+        )));
+    }
+    Ok(())
+}
+
 /// Allocates a vector of `len` elements without aborting the process when memory is short.
 pub fn try_vec<T: Clone>(len: usize, fill: T, what: &str) -> Result<Vec<T>, KernelError> {
     let mut v = Vec::new();
@@ -78,6 +108,7 @@ pub fn try_zeroed_vec<T: Zeroable>(len: usize, what: &str) -> Result<Vec<T>, Ker
     if len == 0 || std::mem::size_of::<T>() == 0 {
         return Ok(Vec::new());
     }
+    check_allocation((len as u128) * (std::mem::size_of::<T>() as u128), what)?;
     let layout = std::alloc::Layout::array::<T>(len).map_err(|_| too_big())?;
     // SAFETY: the layout has a non-zero size; zero bytes are a valid T (Zeroable).
     let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
@@ -90,6 +121,8 @@ pub fn try_zeroed_vec<T: Zeroable>(len: usize, what: &str) -> Result<Vec<T>, Ker
 
 /// `Vec::try_reserve` with an error that says what could not be allocated and how big it was.
 pub fn try_reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<(), KernelError> {
+    let total = (v.len() as u128 + additional as u128) * (std::mem::size_of::<T>() as u128);
+    check_allocation(total, what)?;
     v.try_reserve_exact(additional).map_err(|_| {
         let bytes = (additional as u128) * (std::mem::size_of::<T>() as u128);
         KernelError::OutOfMemory(format!(
@@ -141,5 +174,28 @@ pub fn errno_info(error: &std::io::Error) -> ErrnoInfo {
             description: error.to_string(),
             errno: -raw,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allocation_limit_refuses_before_allocating() {
+        // Tests share the process: a limit far above anything the other tests allocate.
+        set_max_allocation(1 << 50);
+        let err = try_zeroed_vec::<u64>(1 << 48, "a test buffer").unwrap_err();
+        assert!(
+            matches!(&err, KernelError::OutOfMemory(m) if m.contains("limit")),
+            "{err}"
+        );
+        let mut v: Vec<u8> = Vec::new();
+        assert!(try_reserve(&mut v, (1 << 50) + 1, "a test buffer").is_err());
+        assert!(check_allocation(1 << 50, "x").is_ok());
+        set_max_allocation(usize::MAX);
+        // Past the limit check, a request no machine can satisfy fails without aborting.
+        let err = try_zeroed_vec::<u64>(1 << 60, "a huge buffer").unwrap_err();
+        assert!(matches!(err, KernelError::OutOfMemory(_)));
     }
 }

@@ -46,6 +46,14 @@ pub fn set_threads(threads: usize) -> Result<(), KernelError> {
             "threads must be an integer from 1 to {MAX_THREADS}; received {threads}"
         )));
     }
+    let unchanged = POOL
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(|pool| pool.current_num_threads() == threads);
+    if unchanged {
+        return Ok(()); // no new threads for the same count
+    }
     let pool = Arc::new(build(threads)?);
     *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(pool);
     Ok(())

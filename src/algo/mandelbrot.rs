@@ -12,6 +12,9 @@ use crate::cancel::Cancel;
 use crate::error::{try_zeroed_vec, KernelError};
 
 const LANES: usize = 8;
+/// Iterations between cancellation checks inside one group of points: with a huge
+/// `maxIterations`, a single point can take seconds, so the flag is polled inside the loop too.
+const ITERATIONS_PER_CHECK: u32 = 1 << 16;
 
 /// The view: `scale` is the width of the view in the complex plane.
 #[derive(Clone, Copy, Debug)]
@@ -25,7 +28,13 @@ pub struct View {
 }
 
 #[inline(always)]
-fn escape_lanes(cx: &[f64; LANES], cy: f64, max: u32, out: &mut [u32; LANES]) {
+fn escape_lanes(
+    cx: &[f64; LANES],
+    cy: f64,
+    max: u32,
+    out: &mut [u32; LANES],
+    cancel: &Cancel,
+) -> Result<(), KernelError> {
     let mut x = [0.0f64; LANES];
     let mut y = [0.0f64; LANES];
     let mut count = [0u32; LANES];
@@ -51,12 +60,16 @@ fn escape_lanes(cx: &[f64; LANES], cy: f64, max: u32, out: &mut [u32; LANES]) {
             break;
         }
         i += 1;
+        if i % ITERATIONS_PER_CHECK == 0 {
+            cancel.check()?;
+        }
     }
     *out = count;
+    Ok(())
 }
 
 #[inline(always)]
-fn row_generic(view: &View, y: usize, out: &mut [u32]) {
+fn row_generic(view: &View, y: usize, out: &mut [u32], cancel: &Cancel) -> Result<(), KernelError> {
     let w = view.width as f64;
     let cy = view.center_y - (y as f64 + 0.5 - view.height as f64 / 2.0) * view.scale / w;
     let cx_of = |x: usize| view.center_x + (x as f64 + 0.5 - w / 2.0) * view.scale / w;
@@ -65,7 +78,7 @@ fn row_generic(view: &View, y: usize, out: &mut [u32]) {
     for chunk in &mut chunks {
         let cx: [f64; LANES] = std::array::from_fn(|l| cx_of(x0 + l));
         let mut counts = [0u32; LANES];
-        escape_lanes(&cx, cy, view.max_iterations, &mut counts);
+        escape_lanes(&cx, cy, view.max_iterations, &mut counts, cancel)?;
         chunk.copy_from_slice(&counts);
         x0 += LANES;
     }
@@ -73,24 +86,30 @@ fn row_generic(view: &View, y: usize, out: &mut [u32]) {
     if !rest.is_empty() {
         let cx: [f64; LANES] = std::array::from_fn(|l| cx_of(x0 + l.min(rest.len() - 1)));
         let mut counts = [0u32; LANES];
-        escape_lanes(&cx, cy, view.max_iterations, &mut counts);
+        escape_lanes(&cx, cy, view.max_iterations, &mut counts, cancel)?;
         rest.copy_from_slice(&counts[..rest.len()]);
     }
+    Ok(())
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn row_avx2(view: &View, y: usize, out: &mut [u32]) {
-    row_generic(view, y, out)
+unsafe fn row_avx2(
+    view: &View,
+    y: usize,
+    out: &mut [u32],
+    cancel: &Cancel,
+) -> Result<(), KernelError> {
+    row_generic(view, y, out, cancel)
 }
 
-fn row(view: &View, y: usize, out: &mut [u32]) {
+fn row(view: &View, y: usize, out: &mut [u32], cancel: &Cancel) -> Result<(), KernelError> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
-        return unsafe { row_avx2(view, y, out) };
+        return unsafe { row_avx2(view, y, out, cancel) };
     }
-    row_generic(view, y, out)
+    row_generic(view, y, out, cancel)
 }
 
 /// Escape counts, row by row: `width * height` values.
@@ -110,8 +129,7 @@ pub fn mandelbrot(view: &View, cancel: &Cancel) -> Result<Vec<u32>, KernelError>
         .with_max_len(1)
         .try_for_each(|(y, r)| {
             cancel.check()?;
-            row(view, y, r);
-            Ok(())
+            row(view, y, r, cancel)
         })?;
     Ok(out)
 }
@@ -142,6 +160,27 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn stops_inside_a_long_point() {
+        // One point inside the set with 4e9 iterations would take seconds; a set flag stops it.
+        let v = View {
+            width: 1,
+            height: 1,
+            center_x: 0.0,
+            center_y: 0.0,
+            scale: 1e-9,
+            max_iterations: u32::MAX,
+        };
+        let cancel = Cancel::new();
+        let flag = cancel.clone();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            flag.cancel();
+        });
+        assert!(matches!(mandelbrot(&v, &cancel), Err(KernelError::Aborted)));
+        stopper.join().unwrap();
     }
 
     #[test]

@@ -7,7 +7,7 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer
 
 use super::{Image, ImageView};
 use crate::cancel::Cancel;
-use crate::error::{try_zeroed_vec, KernelError};
+use crate::error::{check_allocation, try_zeroed_vec, KernelError};
 
 /// The resampling filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +74,14 @@ pub fn resize(
         pixel_type,
     )
     .map_err(|e| fail(&e))?;
+    // The crate allocates its own working buffers (a premultiplied copy of the source and a
+    // source-wide, destination-tall intermediate image); they must be within the limit too.
+    let channels = image.channels as u128;
+    check_allocation(image.data.len() as u128, "resize's premultiplied copy")?;
+    check_allocation(
+        image.width as u128 * height as u128 * channels,
+        "resize's intermediate image",
+    )?;
     // Our own, fallible allocation for the result (the crate's would abort on failure).
     let buffer = try_zeroed_vec::<u8>(pixels * image.channels, "the resized image")?;
     let mut dst = FirImage::from_vec_u8(width as u32, height as u32, buffer, pixel_type)

@@ -1,0 +1,451 @@
+'use strict'
+
+// Hostile-argument fuzzing of every export, shared by the quick run in `npm test`
+// (fuzz.test.js) and the long one (`npm run fuzz`, stress/fuzz.js).
+//
+// Each case calls a handful of exports at once, every argument position drawn either from
+// values that get past the checks (so the native side runs) or from a pool of every kind of
+// JS value: primitives at their edges, symbols, bigints, functions, typed arrays of every kind,
+// detached, resizable and shared buffers, objects whose getters throw or change between reads,
+// Proxies, lying typed-array subclasses. What must hold: no call throws synchronously, every
+// call settles within a deadline, and it settles with a value or with a TypeError, RangeError
+// or AbortError carrying a `code` (or an fs error for a path, or the fuzzer's own exception
+// rethrown from one of its getters).
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { pathToFileURL } = require('node:url')
+const fc = require('fast-check')
+
+const offload = require('..')
+
+/** What a hostile getter or Proxy trap throws; a call may reject with exactly this. */
+const SENTINEL = new Error('thrown by the fuzzer')
+
+/** Every call's abort deadline: bounds the native work a fuzzed call can start. */
+const ABORT_AFTER_MS = 20
+/** A call that has not settled by then is a hang. */
+const SETTLE_WITHIN_MS = 15_000
+
+const KINDS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+]
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-fuzz-'))
+const aFile = path.join(tmp, 'file.bin')
+fs.writeFileSync(aFile, Buffer.alloc(10_000, 7))
+
+function fill(Kind, values) {
+  const a = new Kind(values.length)
+  const big = Kind === BigInt64Array || Kind === BigUint64Array
+  values.forEach((x, i) => {
+    a[i] = big ? BigInt.asIntN(64, BigInt(Math.trunc(Number.isFinite(x) ? x : 0))) : x
+  })
+  return a
+}
+
+const numbers = fc.oneof(
+  fc.double(),
+  fc.integer({ min: -1000, max: 1000 }),
+  fc.constantFrom(0, -0, NaN, Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53, -(2 ** 31)),
+)
+
+/** A typed array of any kind over an ordinary, resizable or shared buffer, or a detached one. */
+const typedArray = fc
+  .record({
+    kind: fc.constantFrom(...KINDS),
+    values: fc.oneof(
+      { weight: 8, arbitrary: fc.array(numbers, { maxLength: 64 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 1000, max: 300_000 }).map((n) => Array.from({ length: n }, (_, i) => Math.sin(i) * n)) },
+    ),
+    backing: fc.constantFrom('plain', 'plain', 'plain', 'offset', 'resizable', 'shared', 'detached', 'liar'),
+  })
+  .map(({ kind, values, backing }) => {
+    const a = fill(kind, values)
+    const bytes = a.byteLength
+    switch (backing) {
+      case 'offset': {
+        const buffer = new ArrayBuffer(bytes + 16)
+        const view = new kind(buffer, 8, a.length)
+        view.set(a)
+        return view
+      }
+      case 'resizable': {
+        const view = new kind(new ArrayBuffer(bytes, { maxByteLength: bytes + 64 }))
+        view.set(a)
+        return view
+      }
+      case 'shared': {
+        const view = new kind(new SharedArrayBuffer(bytes))
+        view.set(a)
+        return view
+      }
+      case 'detached':
+        structuredClone(a.buffer, { transfer: [a.buffer] })
+        return a
+      case 'liar': {
+        // A subclass whose length and buffer getters lie; offload must use the real ones.
+        const Liar = class extends kind {
+          get length() {
+            return 1e9
+          }
+          get byteLength() {
+            return 7
+          }
+          get byteOffset() {
+            return 3
+          }
+        }
+        const view = new Liar(a.length)
+        view.set(a)
+        return view
+      }
+      default:
+        return a
+    }
+  })
+
+const bytes = fc.oneof(
+  typedArray,
+  fc.uint8Array({ maxLength: 256 }),
+  fc.uint8Array({ maxLength: 256 }).map((u) => Buffer.from(u)),
+  fc.uint8Array({ maxLength: 64 }).map((u) => new DataView(u.buffer)),
+  fc.uint8Array({ maxLength: 64 }).map((u) => u.buffer),
+  fc.string(),
+)
+
+/** Values with getters that throw, or that answer differently on each read. */
+function hostile(arb) {
+  return fc.tuple(arb, fc.constantFrom('throw', 'flip', 'proxy', 'proxy-throw')).map(([value, how]) => {
+    if (value === null || typeof value !== 'object') return value
+    const target = Array.isArray(value) ? [...value] : { ...value }
+    const keys = Object.keys(target)
+    switch (how) {
+      case 'throw':
+        for (const key of keys.slice(0, 1)) {
+          Object.defineProperty(target, key, {
+            get() {
+              throw SENTINEL
+            },
+            enumerable: true,
+          })
+        }
+        return target
+      case 'flip':
+        for (const key of keys) {
+          let reads = 0
+          const first = target[key]
+          Object.defineProperty(target, key, {
+            get() {
+              return reads++ === 0 ? first : -1.5
+            },
+            enumerable: true,
+          })
+        }
+        return target
+      case 'proxy':
+        return new Proxy(target, {})
+      default:
+        // Symbol keys pass (fast-check looks for its own); every named property throws.
+        return new Proxy(target, {
+          get(t, key) {
+            if (typeof key === 'symbol') return Reflect.get(t, key)
+            throw SENTINEL
+          },
+          has(t, key) {
+            if (typeof key === 'symbol') return Reflect.has(t, key)
+            throw SENTINEL
+          },
+        })
+    }
+  })
+}
+
+const anything = fc.oneof(
+  fc.constantFrom(
+    undefined,
+    null,
+    true,
+    false,
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    NaN,
+    Infinity,
+    -Infinity,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    Number.MAX_VALUE,
+    '',
+    'blake3',
+    'nearest',
+    'hex',
+    Symbol('fuzz'),
+    10n,
+    -1n,
+    2n ** 64n,
+    [],
+    {},
+    () => 1,
+    function named() {},
+    new Date(0),
+    /x/,
+    new Map(),
+    Promise.resolve(1),
+    new ArrayBuffer(8),
+    new AbortController().signal,
+    new URL('https://example.com/'),
+  ),
+  numbers,
+  fc.bigInt(),
+  fc.string(),
+  typedArray,
+  fc.array(numbers, { maxLength: 5 }),
+  hostile(fc.object({ maxDepth: 1 })),
+  fc.object({ maxDepth: 1 }),
+)
+
+/** Each position: usually something that passes the checks, sometimes anything at all. */
+const either = (valid, weight = 3) => fc.oneof({ weight, arbitrary: valid }, { weight: 1, arbitrary: anything })
+
+/** A signal that aborts soon, one aborted already, or anything. */
+const signal = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(null).map(() => AbortSignal.timeout(ABORT_AFTER_MS)) },
+  { weight: 1, arbitrary: fc.constant(null).map(() => AbortSignal.abort(new Error('fuzz reason'))) },
+  { weight: 1, arbitrary: anything },
+)
+
+/**
+ * Options objects with these keys (each present or not, valid or not), always with a bounding
+ * signal unless the signal itself is being fuzzed; sometimes made hostile as a whole.
+ */
+function options(fields) {
+  const record = fc.record({ ...fields, signal }, { requiredKeys: ['signal'] })
+  return fc.oneof({ weight: 6, arbitrary: record }, { weight: 1, arbitrary: hostile(record) }, { weight: 1, arbitrary: anything })
+}
+
+const int = (min, max) => fc.integer({ min, max })
+const image = fc
+  .record({ width: int(1, 40), height: int(1, 40), channels: int(1, 4), mismatch: fc.boolean() })
+  .chain(({ width, height, channels, mismatch }) =>
+    fc.record({
+      data: either(
+        fc
+          .uint8Array({ minLength: width * height * channels, maxLength: width * height * channels + (mismatch ? 3 : 0) })
+          .map((u) => (mismatch ? u : new Uint8ClampedArray(u.buffer))),
+      ),
+      width: either(fc.constant(width), 6),
+      height: either(fc.constant(height), 6),
+      channels: fc.oneof(fc.constant(undefined), either(fc.constant(channels), 6)),
+    }),
+  )
+const imageArg = fc.oneof({ weight: 5, arbitrary: image }, { weight: 1, arbitrary: hostile(image) }, { weight: 1, arbitrary: anything })
+
+function matrix(kind) {
+  return fc.record({ rows: int(0, 12), cols: int(0, 12) }).chain(({ rows, cols }) =>
+    fc.record({
+      data: either(fc.array(numbers, { minLength: rows * cols, maxLength: rows * cols }).map((v) => fill(kind, v)), 8),
+      rows: either(fc.constant(rows), 8),
+      cols: either(fc.constant(cols), 8),
+    }),
+  )
+}
+const matrices = fc
+  .constantFrom(Float64Array, Float32Array)
+  .chain((kind) => fc.tuple(either(matrix(kind)), either(matrix(kind))))
+
+const paths = fc.oneof(
+  fc.constantFrom(aFile, tmp, path.join(tmp, 'missing'), Buffer.from(aFile), pathToFileURL(aFile), 'a\u0000b'),
+  fc.string(),
+)
+
+function notHugeCount(x) {
+  return !((typeof x === 'number' && x > 1e9) || (typeof x === 'bigint' && x > 1_000_000_000n))
+}
+
+/** The exports with an arbitrary for their argument list each. */
+const CALLS = {
+  sort: fc.tuple(either(typedArray), options({ descending: either(fc.boolean()), inPlace: either(fc.boolean()) })),
+  argsort: fc.tuple(either(typedArray), options({ descending: either(fc.boolean()) })),
+  describe: fc.tuple(either(typedArray), options({ ddof: either(fc.constantFrom(0, 1, 2.5)) })),
+  quantiles: fc.tuple(
+    either(typedArray),
+    either(fc.oneof(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }), hostile(fc.array(fc.double({ min: 0, max: 1 }))))),
+    options({}),
+  ),
+  histogram: fc.tuple(
+    either(typedArray),
+    options({ bins: either(int(1, 100)), range: either(fc.tuple(fc.double({ noNaN: true }), fc.double({ noNaN: true }))) }),
+  ),
+  hash: fc.tuple(
+    either(bytes),
+    options({
+      algorithm: either(fc.constantFrom('blake3', 'sha256', 'sha512', 'xxh3-64', 'xxh3-128')),
+      encoding: either(fc.constantFrom('hex', 'base64', 'base64url', 'buffer')),
+    }),
+  ),
+  hashMany: fc.tuple(either(fc.array(either(bytes, 8), { maxLength: 6 })), options({ algorithm: either(fc.constantFrom('blake3', 'xxh3-64')) })),
+  hashFile: fc.tuple(either(paths), options({ algorithm: either(fc.constantFrom('sha256', 'xxh3-128')) })),
+  hashFiles: fc.tuple(either(fc.array(either(paths, 8), { maxLength: 4 })), options({})),
+  // Without the harness's signal (an options value that is not one of its records, or none at
+  // all), a valid huge n would be legitimately hours of work: such n are left out of `anything`.
+  countPrimes: fc.tuple(
+    fc.oneof({ weight: 3, arbitrary: fc.oneof(int(0, 2_000_000), fc.bigInt({ min: 0n, max: 100_000n })) }, { weight: 1, arbitrary: anything.filter(notHugeCount) }),
+    options({}),
+  ),
+  primes: fc.tuple(either(int(0, 2_000_000)), options({})),
+  matmul: matrices.chain(([a, b]) => fc.tuple(fc.constant(a), fc.constant(b), options({}))),
+  mandelbrot: fc.tuple(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.tuple(options({ width: either(int(1, 300)), height: either(int(1, 300)), maxIterations: either(int(1, 5000)), scale: either(fc.double({ min: 1e-9, max: 10 })), centerX: either(fc.double({ min: -2, max: 2 })) }), fc.constant(0)).map(([o]) => o) },
+      { weight: 1, arbitrary: anything },
+    ),
+  ),
+  grayscale: fc.tuple(imageArg, options({})),
+  blur: fc.tuple(imageArg, options({ sigma: either(fc.double({ min: 0.1, max: 50, noNaN: true })) })),
+  resize: fc.tuple(
+    imageArg,
+    options({
+      width: either(int(1, 200)),
+      height: either(int(1, 200)),
+      filter: either(fc.constantFrom('nearest', 'bilinear', 'bicubic', 'lanczos3')),
+    }),
+  ),
+}
+
+/** Sometimes an extra argument, sometimes one too few: positions shift. */
+const call = fc.constantFrom(...Object.keys(CALLS)).chain((name) =>
+  fc.tuple(fc.constant(name), CALLS[name], fc.constantFrom('as-is', 'as-is', 'as-is', 'extra', 'fewer'), anything).map(([n, args, shape, extra]) => {
+    if (shape === 'extra') return [n, [...args, extra]]
+    if (shape === 'fewer') return [n, args.slice(0, -1)]
+    return [n, args]
+  }),
+)
+
+const FS_CODES = new Set(['ENOENT', 'EISDIR', 'ENOTDIR', 'EACCES', 'ENAMETOOLONG', 'ELOOP', 'EINVAL'])
+
+/** Why a settled outcome is not allowed, or null when it is. */
+function judge(name, outcome) {
+  if (outcome.ok) return null
+  const e = outcome.error
+  if (e === SENTINEL) return null
+  if (!(e instanceof Error)) return `rejected with a non-Error: ${String(e)}`
+  if (e.name === 'AbortError') return e.code === 'ABORT_ERR' ? null : `AbortError with code ${e.code}`
+  if ((e instanceof TypeError || e instanceof RangeError) && typeof e.code === 'string' && e.code.startsWith('ERR_')) return null
+  if ((name === 'hashFile' || name === 'hashFiles') && FS_CODES.has(e.code)) return null
+  return `unexpected ${e.name} (code ${e.code}): ${e.message}`
+}
+
+function describeArgs(args) {
+  return require('node:util').inspect(args, { depth: 2, maxArrayLength: 4, breakLength: Infinity }).slice(0, 400)
+}
+
+/** Runs one case: all its calls at once. Throws (fails the property) on any violation. */
+let casesRun = 0
+async function runCase(calls) {
+  casesRun++
+  const started = Date.now()
+  if (process.env.FUZZ_TRACE && casesRun >= Number(process.env.FUZZ_TRACE)) console.error(casesRun, calls.map(([n, a]) => `${n} ${describeArgs(a)}`))
+  if (process.env.FUZZ_PROGRESS && casesRun % 500 === 0) console.error(`case ${casesRun} at ${new Date().toISOString().slice(11, 19)}`, JSON.stringify(offload.stats()))
+  try {
+    await runCalls(calls)
+  } finally {
+    if (process.env.FUZZ_PROGRESS && Date.now() - started > 1000) {
+      console.error(`slow case (${Date.now() - started} ms):`, calls.map(([n, a]) => `${n} ${describeArgs(a)}`))
+    }
+  }
+}
+
+async function runCalls(calls) {
+  const settled = calls.map(([name, args]) => {
+    let promise
+    try {
+      promise = offload[name](...args)
+    } catch (error) {
+      throw new Error(`${name} threw synchronously: ${error && error.message} with ${describeArgs(args)}`)
+    }
+    if (!(promise instanceof Promise)) throw new Error(`${name} did not return a Promise`)
+    let timer
+    const deadline = new Promise((resolve) => {
+      timer = setTimeout(() => resolve({ hung: true }), SETTLE_WITHIN_MS)
+    })
+    const outcome = promise.then(
+      (value) => ({ ok: true, value }),
+      (error) => ({ ok: false, error }),
+    )
+    return Promise.race([outcome, deadline]).then((r) => {
+      clearTimeout(timer)
+      return { name, args, r }
+    })
+  })
+  for (const { name, args, r } of await Promise.all(settled)) {
+    if (r.hung) throw new Error(`${name} did not settle within ${SETTLE_WITHIN_MS} ms: ${describeArgs(args)}`)
+    const why = judge(name, r)
+    if (why !== null) throw new Error(`${name}: ${why}; arguments ${describeArgs(args)}`)
+  }
+}
+
+/** configure() is synchronous: it returns the settings or throws a coded TypeError/RangeError. */
+const configureCase = options({
+  threads: either(int(1, 4)),
+  maxInFlight: either(int(1, 8)),
+  maxQueue: either(fc.oneof(int(0, 100), fc.constant(Infinity))),
+  maxAllocation: either(fc.oneof(int(0, 2 ** 30), fc.constant(Infinity))),
+})
+
+function runConfigure(opts) {
+  const before = offload.stats()
+  try {
+    const result = offload.configure(opts)
+    if (typeof result !== 'object' || typeof result.threads !== 'number') throw new Error('configure returned garbage')
+  } catch (e) {
+    if (e === SENTINEL) return
+    if (!((e instanceof TypeError || e instanceof RangeError) && typeof e.code === 'string')) {
+      throw new Error(`configure threw ${e && e.name}: ${e && e.message}`)
+    }
+  } finally {
+    offload.configure({
+      threads: before.threads,
+      maxInFlight: before.maxInFlight,
+      maxQueue: before.maxQueue,
+      maxAllocation: before.maxAllocation,
+    })
+  }
+}
+
+/** Runs `numRuns` cases of 1 to 6 concurrent calls each; rejects on the first violation. */
+async function fuzz({ numRuns, seed } = {}) {
+  const before = offload.stats()
+  // A fuzzed call may ask for large results; keep each one small enough to be quick.
+  offload.configure({ maxAllocation: 64 * 2 ** 20, maxInFlight: 2 })
+  try {
+    await fc.assert(fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 6 }), runCase), {
+      numRuns,
+      seed,
+      endOnFailure: true,
+    })
+    fc.assert(fc.property(configureCase, runConfigure), { numRuns: Math.max(50, Math.ceil(numRuns / 10)), seed, endOnFailure: true })
+  } finally {
+    offload.configure({ maxAllocation: before.maxAllocation, maxInFlight: before.maxInFlight })
+  }
+}
+
+function cleanup() {
+  fs.rmSync(tmp, { recursive: true, force: true })
+}
+
+module.exports = { CALLS, cleanup, configureCase, fuzz, runConfigure }

@@ -1,0 +1,74 @@
+// Compiled by types.test.js with `tsc --noEmit --strict`: every export used as documented,
+// and wrong uses that the declarations must reject (each `@ts-expect-error` must be needed).
+import * as offload from '../..'
+import { AbortError, type Description, type ImageResult, type Matrix, type Settings, type Stats } from '../..'
+
+async function main(): Promise<void> {
+  const signal = AbortSignal.timeout(1000)
+  const f64 = new Float64Array([3, 1, 2])
+  const sorted: Float64Array = await offload.sort(f64, { descending: true, inPlace: false, signal })
+  const i32: Int32Array = await offload.sort(new Int32Array(4))
+  const big: BigInt64Array = await offload.sort(new BigInt64Array(2))
+  const order: Uint32Array = await offload.argsort(new Uint8Array(3), { descending: false })
+  const d: Description = await offload.describe(f64, { ddof: 1 })
+  const mean: number = d.mean + d.stddev + d.count + d.nanCount
+  const qs: Float64Array = await offload.quantiles(f64, [0.25, 0.5], { signal })
+  const qs2: Float64Array = await offload.quantiles(f64, new Float64Array([0.9]))
+  const h = await offload.histogram(f64, { bins: 4, range: [0, 10] })
+  const counts: Float64Array = h.counts
+  const hex: string = await offload.hash('text')
+  const buf: Buffer = await offload.hash(new Uint8Array(4), { algorithm: 'sha256', encoding: 'buffer' })
+  const many: string[] = await offload.hashMany(['a', Buffer.from('b'), new ArrayBuffer(2)], { algorithm: 'xxh3-64' })
+  const file: string = await offload.hashFile(new URL('file:///etc/hostname'), { encoding: 'base64' })
+  const files: Buffer[] = await offload.hashFiles(['/etc/hostname', Buffer.from('/etc/hosts')], { encoding: 'buffer' })
+  const n: number = await offload.countPrimes(10n ** 6n, { signal })
+  const ps: Uint32Array = await offload.primes(100)
+  const a: Matrix<Float32Array> = { data: new Float32Array(4), rows: 2, cols: 2 }
+  const product: Matrix<Float32Array> = await offload.matmul(a, a)
+  const counts2: Uint32Array = await offload.mandelbrot({ width: 8, height: 8, maxIterations: 50, centerX: -0.5, centerY: 0, scale: 3 })
+  const image = { data: new Uint8ClampedArray(16), width: 2, height: 2, channels: 4 as const }
+  const gray: ImageResult = await offload.grayscale(image)
+  const blurred: ImageResult = await offload.blur(image, { sigma: 1.5 })
+  const small: ImageResult = await offload.resize(image, { width: 1, filter: 'bilinear' })
+  const channels: 1 | 2 | 3 | 4 = small.channels
+  const settings: Settings = offload.configure({ threads: 2, maxInFlight: 1, maxQueue: Infinity, maxAllocation: 2 ** 30 })
+  const stats: Stats = offload.stats()
+  const running: number = stats.running + stats.queued + stats.completed + stats.failed + stats.cancelled + settings.maxAllocation
+  try {
+    await offload.sort(f64, { signal: AbortSignal.abort() })
+  } catch (e) {
+    if (e instanceof AbortError) {
+      const code: 'ABORT_ERR' = e.code
+      const name: 'AbortError' = e.name
+      void code, name
+    }
+  }
+  void [sorted, i32, big, order, mean, qs, qs2, counts, hex, buf, many, file, files, n, ps, product, counts2, gray, blurred, channels, running]
+
+  // Wrong uses the declarations catch:
+  // @ts-expect-error a plain array is not a typed array
+  await offload.sort([3, 1, 2])
+  // @ts-expect-error sort keeps the input's kind
+  const wrongKind: Float32Array = await offload.sort(new Float64Array(1))
+  // @ts-expect-error unknown hash algorithm
+  await offload.hash('x', { algorithm: 'md5' })
+  // @ts-expect-error a hex digest is a string, not a Buffer
+  const notBuffer: Buffer = await offload.hash('x')
+  // @ts-expect-error mandelbrot needs width and height
+  await offload.mandelbrot({ width: 10 })
+  // @ts-expect-error blur needs a sigma
+  await offload.blur(image, {})
+  // @ts-expect-error matrices of different kinds
+  await offload.matmul({ data: new Float64Array(1), rows: 1, cols: 1 }, { data: new Float32Array(1), rows: 1, cols: 1 })
+  // @ts-expect-error a signal is an AbortSignal
+  await offload.describe(f64, { signal: true })
+  // @ts-expect-error resize filter names are fixed
+  await offload.resize(image, { width: 1, filter: 'cubic' })
+  // @ts-expect-error configure takes numbers
+  offload.configure({ threads: '2' })
+  // @ts-expect-error countPrimes takes a number or bigint
+  await offload.countPrimes('10')
+  void [wrongKind, notBuffer]
+}
+
+void main
