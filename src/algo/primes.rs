@@ -1,49 +1,254 @@
-//! `countPrimes` and `primes`: a segmented sieve of Eratosthenes over the rayon pool.
+//! `countPrimes` and `primes`: a segmented sieve of Eratosthenes over the rayon pool, built
+//! the way primesieve builds its own.
 //!
-//! Only odd numbers are stored, one bit each (bit i of the sieve stands for 2i + 1), in
-//! segments of 32 KiB that stay in L1. Each segment starts as a copy of a precomputed pattern
-//! with the multiples of 3, 5, 7, 11 and 13 already crossed off (a small wheel). Primes up to
-//! the segment span are crossed off segment by segment; larger primes, which hit a segment at
-//! most once, wait in buckets keyed by the segment they hit next (bucket sieving), so a segment
-//! only touches the primes that hit it. Contiguous runs of segments go to separate rayon tasks,
-//! each with its own state. Memory is bounded by the segment size and sqrt(n), not by n.
+//! - A mod-30 wheel: each byte stands for the 30 numbers 30i..30i+29, one bit for each of the
+//!   8 residues coprime to 30 (1, 7, 11, 13, 17, 19, 23, 29), so multiples of 2, 3 and 5 take
+//!   neither space nor time.
+//! - A pre-sieve: each L1-sized chunk starts as the OR of precomputed patterns that have the
+//!   multiples of the primes 7 to 97 crossed off already.
+//! - Small primes (up to the 32 KiB chunk size) cross off chunk by chunk while it sits in L1;
+//!   medium ones (up to the 256 KiB segment size) segment by segment. Their loop is unrolled
+//!   over one turn of the wheel: in each turn the 8 multiples of p sit at byte offsets and bits
+//!   that depend only on p mod 30, so each residue class has its own loop with constant masks.
+//! - Large primes, which hit a segment a few times at most, wait in buckets keyed by the
+//!   segment they hit next (bucket sieving), so a segment only touches the primes that hit it.
+//!
+//! Contiguous runs of segments go to separate rayon tasks, each with its own state. Memory is
+//! bounded by the segment size and sqrt(n), not by n.
 
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
-use crate::error::{try_reserve, KernelError};
+use crate::error::{check_allocation, try_reserve, KernelError};
 
-const SEG_WORDS: usize = 4096;
-/// Odd numbers per segment (32 KiB of bits).
-const SEG_BITS: u64 = SEG_WORDS as u64 * 64;
-/// The primes whose multiples the pattern removes, and the pattern's period in bits (and words).
-const WHEEL: [u64; 5] = [3, 5, 7, 11, 13];
-const PERIOD: usize = 3 * 5 * 7 * 11 * 13;
+/// The residues coprime to 30, one per bit of a byte.
+const RES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
+/// Bytes per L1-sized chunk: the small primes cross off one chunk at a time. (The unit tests
+/// use tiny chunks, so that small n already take every path: small, medium and bucketed primes.)
+const L1_BYTES: usize = if cfg!(test) { 512 } else { 32 * 1024 };
+/// Bytes per segment (L2-sized): the medium primes cross off a whole segment at a time.
+const SEG_BYTES: usize = 8 * L1_BYTES;
+/// Numbers per segment.
+const SEG_SPAN: u64 = SEG_BYTES as u64 * 30;
+/// The primes the pre-sieve removes, in groups: each group's multiples repeat every
+/// product-of-the-group bytes, and a segment starts as the OR of the groups' patterns.
+const PRESIEVE: [&[u64]; 10] = [
+    &[7, 11, 13, 17],
+    &[19, 23],
+    &[29, 31],
+    &[37, 41],
+    &[43, 47],
+    &[53, 59],
+    &[61, 67],
+    &[71, 73],
+    &[79, 83],
+    &[89, 97],
+];
+/// The first prime the segments cross off themselves.
+const FIRST_SIEVING: u32 = 101;
+/// Primes up to this cross off chunk by chunk (each chunk sees 8 or more of their multiples).
+const SMALL_LIMIT: u64 = L1_BYTES as u64;
+/// Primes up to this cross off segment by segment; larger ones go through buckets.
+const MEDIUM_LIMIT: u64 = SEG_BYTES as u64;
+const _: () = assert!(MEDIUM_LIMIT * MEDIUM_LIMIT / 30 < 1 << 32 && SEG_BYTES < 1 << 24);
 
 /// The largest `n` accepted: `Number.MAX_SAFE_INTEGER`.
 pub const MAX_N: u64 = (1 << 53) - 1;
 
-/// Words with the multiples of the wheel primes set; word w of any segment is
-/// `pattern[w_global % PERIOD]`. Long enough to copy a whole segment from any phase.
-fn pattern() -> &'static [u64] {
-    static PATTERN: OnceLock<Vec<u64>> = OnceLock::new();
-    PATTERN.get_or_init(|| {
-        (0..PERIOD + SEG_WORDS)
-            .map(|w| {
-                let mut word = 0u64;
-                for b in 0..64 {
-                    let g = w as u64 * 64 + b;
-                    // bit g stands for 2g + 1, a multiple of p when g = (p - 1) / 2 mod p
-                    if WHEEL.iter().any(|p| g % p == (p - 1) / 2) {
-                        word |= 1 << b;
-                    }
-                }
-                word
+/// The bit of residue `r` (0..30) in a byte, if `r` is coprime to 30.
+const fn bit_of(r: u64) -> usize {
+    let mut k = 0;
+    while k < 8 {
+        if RES[k] == r {
+            return k;
+        }
+        k += 1;
+    }
+    usize::MAX
+}
+
+/// `bit_of` as a table, for the hot loops.
+const BIT_OF: [u8; 30] = {
+    let mut t = [u8::MAX; 30];
+    let mut k = 0;
+    while k < 8 {
+        t[RES[k] as usize] = k as u8;
+        k += 1;
+    }
+    t
+};
+
+/// For a prime p = 30q + RES[ri]: the multiples p * (30c + RES[j]) lie in byte
+/// p*c + q*RES[j] + FLOOR[ri][j], at bit MASK[ri][j].
+const FLOOR: [[u64; 8]; 8] = {
+    let mut t = [[0u64; 8]; 8];
+    let mut ri = 0;
+    while ri < 8 {
+        let mut j = 0;
+        while j < 8 {
+            t[ri][j] = RES[ri] * RES[j] / 30;
+            j += 1;
+        }
+        ri += 1;
+    }
+    t
+};
+const MASK: [[u8; 8]; 8] = {
+    let mut t = [[0u8; 8]; 8];
+    let mut ri = 0;
+    while ri < 8 {
+        let mut j = 0;
+        while j < 8 {
+            t[ri][j] = 1 << bit_of(RES[ri] * RES[j] % 30);
+            j += 1;
+        }
+        ri += 1;
+    }
+    t
+};
+
+/// Crosses off the multiples of p = 30q + RES[RI] in `seg`, from byte `i`, wheel position `k`;
+/// returns the position of the first multiple past the segment, relative to its end.
+///
+/// A turn of the wheel (30 multiples of p, 8 of them coprime to 30) spans p bytes; within a
+/// turn the 8 multiples sit at offsets `q * (RES[j] - 1) + FLOOR[RI][j]` from its first one, at
+/// bits that depend only on RI. The loops over j have a constant trip count, so they unroll
+/// with constant masks.
+#[inline(always)]
+fn cross_medium<const RI: usize>(seg: &mut [u8], q: usize, i: usize, k: usize) -> (usize, usize) {
+    let len = seg.len();
+    let d: [usize; 8] = std::array::from_fn(|j| q * (RES[j] as usize - 1) + FLOOR[RI][j] as usize);
+    let p = 30 * q + RES[RI] as usize;
+    // The turn's first multiple may lie before the segment: keep it as `start - d[k]`
+    // with wrapping arithmetic, and only ever index at `turn + d[j]` for j >= k.
+    let mut turn = i.wrapping_sub(d[k]);
+    for j in 0..8 {
+        if j >= k {
+            let at = turn.wrapping_add(d[j]);
+            if at >= len {
+                return (at - len, j);
+            }
+            seg[at] |= MASK[RI][j];
+        }
+    }
+    turn = turn.wrapping_add(p);
+    while turn + d[7] < len {
+        for j in 0..8 {
+            // SAFETY: d is increasing, so turn + d[j] <= turn + d[7] < len.
+            unsafe { *seg.get_unchecked_mut(turn + d[j]) |= MASK[RI][j] };
+        }
+        turn += p;
+    }
+    for j in 0..8 {
+        let at = turn + d[j];
+        if at >= len {
+            return (at - len, j);
+        }
+        seg[at] |= MASK[RI][j];
+    }
+    unreachable!("the loop above stops only when a turn's last multiple is past the end")
+}
+
+/// A small or medium prime p = 30q + RES[ri] and its next multiple: byte `i` from the start
+/// of the next chunk or segment, wheel index `k`.
+#[derive(Clone, Copy)]
+struct Crosser {
+    q: u32,
+    i: u32,
+    k: u32,
+}
+
+/// Crosses off the multiples of every prime of one residue class in `seg`: one specialised
+/// loop per class, so the masks are constants and nothing is dispatched per prime.
+fn cross_class<const RI: usize>(seg: &mut [u8], primes: &mut [Crosser]) {
+    for c in primes {
+        let (i, k) = cross_medium::<RI>(seg, c.q as usize, c.i as usize, c.k as usize);
+        (c.i, c.k) = (i as u32, k as u32);
+    }
+}
+
+/// The primes of a size range, by residue class.
+struct Classes([Vec<Crosser>; 8]);
+
+impl Classes {
+    /// `primes` with their first multiple at or after byte `base`.
+    fn new(primes: &[u32], base: u64) -> Self {
+        let mut classes: [Vec<Crosser>; 8] = Default::default();
+        for &p in primes {
+            let (b, k) = first_multiple(p as u64, base * 30);
+            classes[BIT_OF[(p % 30) as usize] as usize].push(Crosser {
+                q: p / 30,
+                i: (b - base) as u32,
+                k: k as u32,
+            });
+        }
+        Classes(classes)
+    }
+
+    fn cross(&mut self, seg: &mut [u8]) {
+        let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut self.0;
+        cross_class::<0>(seg, c0);
+        cross_class::<1>(seg, c1);
+        cross_class::<2>(seg, c2);
+        cross_class::<3>(seg, c3);
+        cross_class::<4>(seg, c4);
+        cross_class::<5>(seg, c5);
+        cross_class::<6>(seg, c6);
+        cross_class::<7>(seg, c7);
+    }
+}
+
+/// Per pre-sieve group: its period in bytes and its pattern, the bytes with the group's
+/// multiples set (byte b of the number line is `pattern[b % period]`), long enough to copy a
+/// whole L1 chunk from any phase.
+fn patterns() -> &'static [(usize, Vec<u8>)] {
+    static PATTERNS: OnceLock<Vec<(usize, Vec<u8>)>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        PRESIEVE
+            .iter()
+            .map(|group| {
+                let period = group.iter().product::<u64>() as usize;
+                let bytes = (0..period + L1_BYTES)
+                    .map(|b| {
+                        let mut byte = 0u8;
+                        for (k, r) in RES.iter().enumerate() {
+                            let x = 30 * b as u64 + r;
+                            if group.iter().any(|p| x.is_multiple_of(*p)) {
+                                byte |= 1 << k;
+                            }
+                        }
+                        byte
+                    })
+                    .collect();
+                (period, bytes)
             })
             .collect()
     })
+}
+
+/// Starts a chunk of at most L1_BYTES (its first byte `seg_base`) with the pre-sieve groups
+/// crossed off.
+fn presieve(seg: &mut [u8], seg_base: u64) {
+    let patterns = patterns();
+    let (period, first) = &patterns[0];
+    let phase = (seg_base % *period as u64) as usize;
+    seg.copy_from_slice(&first[phase..phase + seg.len()]);
+    for (period, pattern) in &patterns[1..] {
+        let phase = (seg_base % *period as u64) as usize;
+        let len = seg.len();
+        for (byte, bits) in seg.iter_mut().zip(&pattern[phase..phase + len]) {
+            *byte |= bits;
+        }
+    }
+    if seg_base == 0 {
+        // 1 is not prime; the pre-sieve primes are (all in the first 4 bytes).
+        seg[0] |= 1;
+        for p in PRESIEVE.iter().flat_map(|g| g.iter()) {
+            seg[(p / 30) as usize] &= !(1 << BIT_OF[(p % 30) as usize]);
+        }
+    }
 }
 
 /// Odd primes up to `limit`, by a plain sieve (limit is at most sqrt(2^53), about 9.5e7).
@@ -82,10 +287,29 @@ fn isqrt(n: u64) -> u64 {
     r
 }
 
-/// The sieve of the odd numbers up to `n`: bit indices `0..=last`, where `last = (n - 1) / 2`.
+/// The first multiple p * m >= max(p * p, from) with m coprime to 30, as (byte, wheel index).
+fn first_multiple(p: u64, from: u64) -> (u64, usize) {
+    let start = (p * p).max(from);
+    let m = start.div_ceil(p);
+    let (c, rem) = (m / 30, m % 30);
+    let k = RES.iter().position(|&r| r >= rem).unwrap_or(8);
+    let (c, k) = if k == 8 { (c + 1, 0) } else { (c, k) };
+    let ri = bit_of(p % 30);
+    (p * c + (p / 30) * RES[k] + FLOOR[ri][k], k)
+}
+
+/// A large prime's next multiple: (prime, byte offset in its segment | wheel index << 24).
+#[derive(Clone, Copy)]
+struct Hit {
+    p: u32,
+    at: u32,
+}
+
+/// The sieve of the numbers up to `n` (n >= 7): bytes `0..=last_byte`.
 struct Sieve {
-    last: u64,
-    /// Odd primes up to sqrt(n) not removed by the pattern.
+    n: u64,
+    last_byte: u64,
+    /// Primes from FIRST_SIEVING up to sqrt(n).
     sieving: Vec<u32>,
 }
 
@@ -93,104 +317,124 @@ impl Sieve {
     fn new(n: u64) -> Self {
         let sieving = odd_primes_up_to(isqrt(n))
             .into_iter()
-            .filter(|&p| p > 13)
+            .filter(|&p| p >= FIRST_SIEVING)
             .collect();
         Sieve {
-            last: (n - 1) / 2,
+            n,
+            last_byte: n / 30,
             sieving,
         }
     }
 
     fn segments(&self) -> u64 {
-        self.last / SEG_BITS + 1
+        self.last_byte / SEG_BYTES as u64 + 1
     }
 
-    /// Sieves segments `from..to`, calling `visit(segment, words)` with each one's words, where
-    /// a set bit marks a composite (or 1); bits past `last` are set too.
+    /// Sieves segments `from..to`, calling `visit(first_byte, bytes)` with each one, where a
+    /// set bit marks a composite (or 1, or a number past n).
     fn run(
         &self,
         from: u64,
         to: u64,
         cancel: &Cancel,
-        mut visit: impl FnMut(u64, &[u64]),
+        mut visit: impl FnMut(u64, &[u8]) -> Result<(), KernelError>,
     ) -> Result<(), KernelError> {
-        let base = from * SEG_BITS; // first bit index of this run
-        let split = self.sieving.partition_point(|&p| (p as u64) <= SEG_BITS);
-        let (medium, large) = self.sieving.split_at(split);
-        // The first multiple at or after `base` to cross off, as a bit index: p * p or later.
-        let first = |p: u64| -> u64 {
-            let start_num = 2 * base + 1;
-            let mut m = start_num.div_ceil(p).max(p) * p;
-            if m.is_multiple_of(2) {
-                m += p;
+        let base = from * SEG_BYTES as u64; // first byte of this run
+        let (small, rest) = self
+            .sieving
+            .split_at(self.sieving.partition_point(|&p| (p as u64) <= SMALL_LIMIT));
+        let (medium, large) = rest.split_at(rest.partition_point(|&p| (p as u64) <= MEDIUM_LIMIT));
+        // Small and medium primes with their next multiples, from this run's first byte.
+        // (A medium prime's first multiple can be up to p * p bytes on: it fits in a u32, as
+        // MEDIUM_LIMIT^2 / 30 < 2^32.)
+        let mut small = Classes::new(small, base);
+        let mut medium = Classes::new(medium, base);
+        // Large primes: bucket s % ring holds the hits on segment s.
+        let ring = (large.last().copied().unwrap_or(0) as u64 / SEG_BYTES as u64 + 2) as usize;
+        let mut buckets: Vec<Vec<Hit>> = vec![Vec::new(); ring];
+        let end_byte = to * SEG_BYTES as u64;
+        let seg_bytes = SEG_BYTES as u64;
+        let place = |buckets: &mut Vec<Vec<Hit>>, p: u32, byte: u64, k: usize| {
+            if byte < end_byte {
+                let slot = ((byte / seg_bytes) % ring as u64) as usize;
+                buckets[slot].push(Hit {
+                    p,
+                    at: (byte % seg_bytes) as u32 | (k as u32) << 24,
+                });
             }
-            (m - 1) / 2
         };
-        // Medium primes: the offset of the next multiple from the current segment's start.
-        let mut next: Vec<u64> = medium.iter().map(|&p| first(p as u64) - base).collect();
-        // Large primes: bucket k % ring holds (prime, offset) pairs that hit segment k next.
-        let ring = (large.last().copied().unwrap_or(0) as u64 / SEG_BITS + 2) as usize;
-        let mut buckets: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ring];
-        let end_bit = to * SEG_BITS;
-        for &p in large {
-            let f = first(p as u64);
-            if f < end_bit {
-                buckets[((f / SEG_BITS) % ring as u64) as usize].push((p, (f % SEG_BITS) as u32));
-            }
-        }
-        let pattern = pattern();
-        let mut words = vec![0u64; SEG_WORDS];
-        for seg in from..to {
+        // First hits (often p * p, far beyond this run's start) wait here, latest first,
+        // until they are close enough for the ring of buckets.
+        let mut pending: Vec<(u64, u32, usize)> = large
+            .iter()
+            .map(|&p| {
+                let (b, k) = first_multiple(p as u64, base * 30);
+                (b, p, k)
+            })
+            .filter(|&(b, _, _)| b < end_byte)
+            .collect();
+        pending.sort_unstable_by_key(|hit| std::cmp::Reverse(hit.0));
+        let mut seg = vec![0u8; SEG_BYTES];
+        for s in from..to {
             cancel.check()?;
-            let seg_base = seg * SEG_BITS;
-            let phase = ((seg_base / 64) % PERIOD as u64) as usize;
-            words.copy_from_slice(&pattern[phase..phase + SEG_WORDS]);
-            if seg == 0 {
-                words[0] |= 1; // 1 is not prime
-                for p in WHEEL {
-                    let g = (p - 1) / 2; // the wheel primes themselves are
-                    words[(g / 64) as usize] &= !(1 << (g % 64));
+            let seg_base = s * seg_bytes;
+            while let Some(&(b, p, k)) = pending.last() {
+                if b / seg_bytes >= s + ring as u64 - 1 {
+                    break;
                 }
+                place(&mut buckets, p, b, k);
+                pending.pop();
             }
-            for (p, off) in medium.iter().zip(next.iter_mut()) {
-                let p = *p as u64;
-                let mut j = *off;
-                while j < SEG_BITS {
-                    words[(j / 64) as usize] |= 1 << (j % 64);
-                    j += p;
-                }
-                *off = j - SEG_BITS;
+            for (c, chunk) in seg.chunks_mut(L1_BYTES).enumerate() {
+                presieve(chunk, seg_base + (c * L1_BYTES) as u64);
+                small.cross(chunk);
             }
-            // A large prime advances by 1 to ring - 2 segments, so it never lands back in the
-            // slot being drained: the drained vector can be reused as is.
-            let slot = (seg % ring as u64) as usize;
+            medium.cross(&mut seg);
+            // A large prime hits a segment fewer than 8 times; its next hit past this segment
+            // is fewer than ring - 1 segments on, so it never lands back in the slot being
+            // drained.
+            let slot = (s % ring as u64) as usize;
             let mut hits = std::mem::take(&mut buckets[slot]);
-            for &(p, off) in &hits {
-                words[(off / 64) as usize] |= 1 << (off % 64);
-                let n = seg_base + off as u64 + p as u64;
-                if n < end_bit {
-                    buckets[((n / SEG_BITS) % ring as u64) as usize]
-                        .push((p, (n % SEG_BITS) as u32));
+            for hit in &hits {
+                let (mut off, mut k) = ((hit.at & 0xff_ffff) as usize, (hit.at >> 24) as usize);
+                let p = hit.p as u64;
+                let (q, ri) = (p / 30, BIT_OF[(p % 30) as usize] as usize);
+                loop {
+                    seg[off] |= MASK[ri][k];
+                    off += if k == 7 {
+                        30 * q + RES[ri] - q * (RES[7] - 1) - FLOOR[ri][7]
+                    } else {
+                        q * (RES[k + 1] - RES[k]) + FLOOR[ri][k + 1] - FLOOR[ri][k]
+                    } as usize;
+                    k = (k + 1) & 7;
+                    if off >= SEG_BYTES {
+                        break;
+                    }
                 }
+                place(&mut buckets, hit.p, seg_base + off as u64, k);
             }
             debug_assert!(buckets[slot].is_empty());
             hits.clear();
             buckets[slot] = hits;
-            if seg_base + SEG_BITS > self.last + 1 {
-                // mark the bits past `last`
-                let valid = self.last + 1 - seg_base;
-                for (w, word) in words.iter_mut().enumerate() {
-                    let lo = w as u64 * 64;
-                    if lo >= valid {
-                        *word = u64::MAX;
-                    } else if lo + 64 > valid {
-                        *word |= u64::MAX << (valid - lo);
-                    }
-                }
+            if seg_base + seg_bytes > self.last_byte {
+                self.mark_past_n(&mut seg, seg_base);
             }
-            visit(seg, &words);
+            visit(seg_base, &seg)?;
         }
         Ok(())
+    }
+
+    /// Sets the bits of the numbers past n in the last segment.
+    fn mark_past_n(&self, seg: &mut [u8], seg_base: u64) {
+        let last = (self.last_byte - seg_base) as usize;
+        let mut keep = 0u8;
+        for (k, r) in RES.iter().enumerate() {
+            if 30 * self.last_byte + r <= self.n {
+                keep |= 1 << k;
+            }
+        }
+        seg[last] |= !keep;
+        seg[last + 1..].fill(u8::MAX);
     }
 
     /// Splits the segments into runs for parallel tasks: a few per thread, and not so many
@@ -217,59 +461,90 @@ fn check_n(n: u64, max: u64) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// The primes below 7, which the wheel and the pre-sieve leave out of the sieve.
+const SMALL: [u32; 3] = [2, 3, 5];
+
 /// π(n): the number of primes <= n, for n up to 2^53 - 1.
 pub fn count_primes(n: u64, cancel: &Cancel) -> Result<u64, KernelError> {
     check_n(n, MAX_N)?;
-    if n < 2 {
-        return Ok(0);
+    let small = SMALL.iter().filter(|&&p| p as u64 <= n).count() as u64;
+    if n < 7 {
+        return Ok(small);
     }
     let sieve = Sieve::new(n);
-    let odd: u64 = sieve
+    let sieved: u64 = sieve
         .runs()
         .into_par_iter()
         .map(|(from, to)| {
             let mut count = 0u64;
-            sieve.run(from, to, cancel, |_, words| {
-                count += words.iter().map(|w| (!w).count_ones() as u64).sum::<u64>();
+            sieve.run(from, to, cancel, |_, seg| {
+                count += seg
+                    .chunks_exact(8)
+                    .map(|w| (!u64::from_le_bytes(w.try_into().unwrap())).count_ones() as u64)
+                    .sum::<u64>();
+                Ok(())
             })?;
             Ok(count)
         })
         .try_reduce(|| 0, |a, b| Ok(a + b))?;
-    Ok(odd + 1) // and 2
+    Ok(small + sieved)
 }
 
 /// The largest `n` for [`primes`]: the primes are returned as `u32`.
 pub const MAX_PRIMES_N: u64 = u32::MAX as u64;
 
+/// An upper bound on the primes in [a, b): 2(b - a) / ln(b - a) for intervals of 17 or more
+/// (Montgomery and Vaughan's Brun-Titchmarsh bound), else the interval's length.
+fn primes_in_interval_bound(len: u64) -> usize {
+    if len < 17 {
+        len as usize
+    } else {
+        (2.0 * len as f64 / (len as f64).ln()) as usize + 1
+    }
+}
+
 /// Every prime <= n, in order, for n up to 2^32 - 1.
 pub fn primes(n: u64, cancel: &Cancel) -> Result<Vec<u32>, KernelError> {
     check_n(n, MAX_PRIMES_N)?;
-    if n < 2 {
-        return Ok(Vec::new());
+    let small: Vec<u32> = SMALL.iter().copied().filter(|&p| p as u64 <= n).collect();
+    if n < 7 {
+        return Ok(small);
     }
+    // The result is known to within a small factor before sieving (pi(x) < 1.25506 x / ln x,
+    // Rosser and Schoenfeld): a request past the allocation limit fails before the work.
+    let estimate = 1.25506 * n as f64 / (n as f64).ln();
+    check_allocation(estimate as u128 * 4, "the primes")?;
     let sieve = Sieve::new(n);
     let parts: Vec<Vec<u32>> = sieve
         .runs()
         .into_par_iter()
         .map(|(from, to)| {
+            let numbers = (to - from) * SEG_SPAN;
             let mut out = Vec::new();
-            sieve.run(from, to, cancel, |seg, words| {
-                for (w, &word) in words.iter().enumerate() {
-                    let mut free = !word;
+            try_reserve(&mut out, primes_in_interval_bound(numbers), "the primes")?;
+            sieve.run(from, to, cancel, |first_byte, seg| {
+                for (w, chunk) in seg.chunks_exact(8).enumerate() {
+                    let mut free = !u64::from_le_bytes(chunk.try_into().unwrap());
                     while free != 0 {
                         let b = free.trailing_zeros() as u64;
-                        out.push((2 * (seg * SEG_BITS + w as u64 * 64 + b) + 1) as u32);
+                        let byte = first_byte + w as u64 * 8 + b / 8;
+                        if out.len() == out.capacity() {
+                            let more = out.len().max(1024); // past the bound: never expected
+                            try_reserve(&mut out, more, "the primes")?;
+                        }
+                        out.push((30 * byte + RES[(b % 8) as usize]) as u32);
                         free &= free - 1;
                     }
                 }
+                Ok(())
             })?;
             Ok(out)
         })
         .collect::<Result<_, KernelError>>()?;
-    let total = 1 + parts.iter().map(Vec::len).sum::<usize>();
+    let total = small.len() + parts.iter().map(Vec::len).sum::<usize>();
     let mut all = Vec::new();
     try_reserve(&mut all, total, "the primes")?;
-    all.push(2);
+    all.extend_from_slice(&small);
     for p in parts {
         all.extend_from_slice(&p);
     }
@@ -308,13 +583,16 @@ mod tests {
             assert_eq!(count_primes(n as u64, &c).unwrap(), *want, "pi({n})");
         }
         let reference = plain(3_000_000);
-        let seg_num = 2 * SEG_BITS; // numbers per segment
+        let seg_num = SEG_SPAN; // numbers per segment
         let mut ns = vec![
             seg_num - 2,
             seg_num - 1,
             seg_num,
             seg_num + 1,
             2 * seg_num + 1,
+            2 * seg_num - 1,
+            3 * seg_num + 7,
+            30 * 17017 + 1,
             1_999_993,
             2_999_999,
             169,
@@ -326,6 +604,25 @@ mod tests {
             let want = reference.partition_point(|&p| p as u64 <= n);
             assert_eq!(count_primes(n, &c).unwrap() as usize, want, "pi({n})");
             assert_eq!(primes(n, &c).unwrap(), reference[..want], "primes({n})");
+        }
+    }
+
+    #[test]
+    fn every_path_matches_a_plain_sieve() {
+        // With the test-sized chunks, primes above MEDIUM_LIMIT (4096) are bucketed once
+        // n > 4096^2: compare the whole list there, and at a run and segment boundary.
+        let c = Cancel::new();
+        const { assert!(MEDIUM_LIMIT * MEDIUM_LIMIT < 20_000_000) };
+        let reference = plain(20_000_000);
+        for n in [
+            20_000_000,
+            19_999_999,
+            MEDIUM_LIMIT * MEDIUM_LIMIT + 1,
+            7 * SEG_SPAN - 1,
+        ] {
+            let want = reference.partition_point(|&p| p as u64 <= n);
+            assert_eq!(primes(n, &c).unwrap(), reference[..want], "primes({n})");
+            assert_eq!(count_primes(n, &c).unwrap() as usize, want, "pi({n})");
         }
     }
 
