@@ -355,18 +355,23 @@ function describeArgs(args) {
 }
 
 /** Runs one case: all its calls at once. Throws (fails the property) on any violation. */
+// Diagnostics for the long run: FUZZ_PROGRESS=1 prints the counters every 500 cases and any
+// case slower than a second; FUZZ_TRACE=n prints every case from the n-th on.
 let casesRun = 0
+function show(calls) {
+  return calls.map(([name, args]) => `${name} ${describeArgs(args)}`)
+}
+
 async function runCase(calls) {
   casesRun++
   const started = Date.now()
-  if (process.env.FUZZ_TRACE && casesRun >= Number(process.env.FUZZ_TRACE)) console.error(casesRun, calls.map(([n, a]) => `${n} ${describeArgs(a)}`))
-  if (process.env.FUZZ_PROGRESS && casesRun % 500 === 0) console.error(`case ${casesRun} at ${new Date().toISOString().slice(11, 19)}`, JSON.stringify(offload.stats()))
+  const { FUZZ_PROGRESS, FUZZ_TRACE } = process.env
+  if (FUZZ_TRACE && casesRun >= Number(FUZZ_TRACE)) console.error(casesRun, show(calls))
+  if (FUZZ_PROGRESS && casesRun % 500 === 0) console.error(`case ${casesRun}`, JSON.stringify(offload.stats()))
   try {
     await runCalls(calls)
   } finally {
-    if (process.env.FUZZ_PROGRESS && Date.now() - started > 1000) {
-      console.error(`slow case (${Date.now() - started} ms):`, calls.map(([n, a]) => `${n} ${describeArgs(a)}`))
-    }
+    if (FUZZ_PROGRESS && Date.now() - started > 1000) console.error(`slow case (${Date.now() - started} ms):`, show(calls))
   }
 }
 

@@ -1,6 +1,7 @@
 'use strict'
 
-// The long fuzz run: `npm run fuzz` (FUZZ_CALLS=n for another count, FUZZ_SEED=s to replay).
+// The long fuzz run: `npm run fuzz` (FUZZ_CALLS=n for another count, FUZZ_SEED=s to replay,
+// FUZZ_PROGRESS=1 or FUZZ_TRACE=n for diagnostics).
 // Same generators and checks as the quick run in `npm test`; see __test__/fuzz-cases.js.
 
 const offload = require('..')

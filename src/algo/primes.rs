@@ -519,7 +519,7 @@ pub fn primes(n: u64, cancel: &Cancel) -> Result<Vec<u32>, KernelError> {
         .runs()
         .into_par_iter()
         .map(|(from, to)| {
-            let numbers = (to - from) * SEG_SPAN;
+            let numbers = (to * SEG_SPAN).min(n + 1) - from * SEG_SPAN;
             let mut out = Vec::new();
             try_reserve(&mut out, primes_in_interval_bound(numbers), "the primes")?;
             sieve.run(from, to, cancel, |first_byte, seg| {
