@@ -57,19 +57,7 @@ const _: () = assert!(MEDIUM_LIMIT * MEDIUM_LIMIT / 30 < 1 << 32 && SEG_BYTES < 
 /// The largest `n` accepted: `Number.MAX_SAFE_INTEGER`.
 pub const MAX_N: u64 = (1 << 53) - 1;
 
-/// The bit of residue `r` (0..30) in a byte, if `r` is coprime to 30.
-const fn bit_of(r: u64) -> usize {
-    let mut k = 0;
-    while k < 8 {
-        if RES[k] == r {
-            return k;
-        }
-        k += 1;
-    }
-    usize::MAX
-}
-
-/// `bit_of` as a table, for the hot loops.
+/// The bit of residue `r` (0..30) in a byte (`u8::MAX` when `r` is not coprime to 30).
 const BIT_OF: [u8; 30] = {
     let mut t = [u8::MAX; 30];
     let mut k = 0;
@@ -101,7 +89,7 @@ const MASK: [[u8; 8]; 8] = {
     while ri < 8 {
         let mut j = 0;
         while j < 8 {
-            t[ri][j] = 1 << bit_of(RES[ri] * RES[j] % 30);
+            t[ri][j] = 1 << BIT_OF[(RES[ri] * RES[j] % 30) as usize];
             j += 1;
         }
         ri += 1;
@@ -109,18 +97,29 @@ const MASK: [[u8; 8]; 8] = {
     t
 };
 
+/// In a turn of the wheel (the multiples p * (30c + RES[j]), j = 0..8, of p = 30q + RES[ri]),
+/// the byte offset of the j-th from the turn's first; j = 8 is the next turn's first, p on.
+#[inline(always)]
+const fn turn_offset(q: u64, ri: usize, j: usize) -> u64 {
+    if j == 8 {
+        30 * q + RES[ri]
+    } else {
+        q * (RES[j] - 1) + FLOOR[ri][j]
+    }
+}
+
 /// Crosses off the multiples of p = 30q + RES[RI] in `seg`, from byte `i`, wheel position `k`;
 /// returns the position of the first multiple past the segment, relative to its end.
 ///
 /// A turn of the wheel (30 multiples of p, 8 of them coprime to 30) spans p bytes; within a
-/// turn the 8 multiples sit at offsets `q * (RES[j] - 1) + FLOOR[RI][j]` from its first one, at
-/// bits that depend only on RI. The loops over j have a constant trip count, so they unroll
+/// turn the 8 multiples sit at offsets `turn_offset(q, RI, j)` from its first one, at bits that
+/// depend only on RI. The loops over j have a constant trip count, so they unroll
 /// with constant masks.
 #[inline(always)]
 fn cross_medium<const RI: usize>(seg: &mut [u8], q: usize, i: usize, k: usize) -> (usize, usize) {
     let len = seg.len();
-    let d: [usize; 8] = std::array::from_fn(|j| q * (RES[j] as usize - 1) + FLOOR[RI][j] as usize);
-    let p = 30 * q + RES[RI] as usize;
+    let d: [usize; 8] = std::array::from_fn(|j| turn_offset(q as u64, RI, j) as usize);
+    let p = turn_offset(q as u64, RI, 8) as usize;
     // The turn's first multiple may lie before the segment: keep it as `start - d[k]`
     // with wrapping arithmetic, and only ever index at `turn + d[j]` for j >= k.
     let mut turn = i.wrapping_sub(d[k]);
@@ -294,7 +293,8 @@ fn first_multiple(p: u64, from: u64) -> (u64, usize) {
     let (c, rem) = (m / 30, m % 30);
     let k = RES.iter().position(|&r| r >= rem).unwrap_or(8);
     let (c, k) = if k == 8 { (c + 1, 0) } else { (c, k) };
-    let ri = bit_of(p % 30);
+    let ri = BIT_OF[(p % 30) as usize] as usize;
+    // p * (30c + RES[k]) / 30 = p*c + q*RES[k] + RES[ri]*RES[k] / 30, with p = 30q + RES[ri]
     (p * c + (p / 30) * RES[k] + FLOOR[ri][k], k)
 }
 
@@ -401,11 +401,7 @@ impl Sieve {
                 let (q, ri) = (p / 30, BIT_OF[(p % 30) as usize] as usize);
                 loop {
                     seg[off] |= MASK[ri][k];
-                    off += if k == 7 {
-                        30 * q + RES[ri] - q * (RES[7] - 1) - FLOOR[ri][7]
-                    } else {
-                        q * (RES[k + 1] - RES[k]) + FLOOR[ri][k + 1] - FLOOR[ri][k]
-                    } as usize;
+                    off += (turn_offset(q, ri, k + 1) - turn_offset(q, ri, k)) as usize;
                     k = (k + 1) & 7;
                     if off >= SEG_BYTES {
                         break;
