@@ -8,8 +8,6 @@ const { captureStack, submit } = require('./scheduler.js')
 const v = require('./validate.js')
 
 const MAX_PRIMES_N = 2 ** 32 - 1
-/** The most elements a typed array can hold in this Node. */
-const MAX_RESULT_LENGTH = require('node:buffer').constants.MAX_LENGTH
 /** Largest image: 2^31 pixels (8 GiB of counts) is far past any real use. */
 const MAX_PIXELS = 2 ** 31
 
@@ -64,8 +62,8 @@ async function matmul(a, b, options) {
     throw invalidValue('b.data', rhs.data, `must be of the same kind as a.data (${lhs.kind}), not ${rhs.kind}`)
   }
   if (lhs.cols !== rhs.rows) throw outOfRange('b.rows', `equal to a.cols (${lhs.cols})`, rhs.rows)
-  if (lhs.rows * rhs.cols > MAX_RESULT_LENGTH) {
-    throw outOfRange('a.rows * b.cols', `at most ${MAX_RESULT_LENGTH} (the longest typed array)`, lhs.rows * rhs.cols)
+  if (lhs.rows * rhs.cols > v.MAX_RESULT_LENGTH) {
+    throw outOfRange('a.rows * b.cols', `at most ${v.MAX_RESULT_LENGTH} (the longest typed array)`, lhs.rows * rhs.cols)
   }
   const signal = v.signal(v.options(options).signal)
   const run = lhs.kind === 'Float64Array' ? native.matmulF64 : native.matmulF32
@@ -93,7 +91,7 @@ async function mandelbrot(options) {
   }
   const width = v.integer(w, 'options.width', 1, 2 ** 31)
   const height = v.integer(h, 'options.height', 1, 2 ** 31)
-  const pixels = Math.min(MAX_PIXELS, MAX_RESULT_LENGTH)
+  const pixels = Math.min(MAX_PIXELS, v.MAX_RESULT_LENGTH)
   if (width * height > pixels) throw outOfRange('options.width * options.height', `at most ${pixels}`, width * height)
   const centerX = finite(opts.centerX, 'options.centerX', -0.5)
   const centerY = finite(opts.centerY, 'options.centerY', 0)

@@ -12,8 +12,6 @@ const v = require('./validate.js')
 const FILTERS = ['nearest', 'bilinear', 'bicubic', 'lanczos3']
 const MAX_SIDE = 2 ** 31 - 1
 const MAX_PIXELS = 2 ** 31
-/** The most elements a typed array can hold in this Node. */
-const MAX_RESULT_LENGTH = require('node:buffer').constants.MAX_LENGTH
 
 /** The image's parts, checked, with data as a Uint8Array view of the same bytes. */
 function imageOf(image, name = 'image') {
@@ -79,10 +77,10 @@ async function resize(image, options) {
   if (width > MAX_SIDE || height > MAX_SIDE || width * height > MAX_PIXELS) {
     throw outOfRange('options.width * options.height', `at most ${MAX_PIXELS} pixels`, width * height)
   }
-  if (width * height * img.channels > MAX_RESULT_LENGTH) {
+  if (width * height * img.channels > v.MAX_RESULT_LENGTH) {
     throw outOfRange(
       'options.width * options.height * channels',
-      `at most ${MAX_RESULT_LENGTH} bytes (the longest typed array)`,
+      `at most ${v.MAX_RESULT_LENGTH} bytes (the longest typed array)`,
       width * height * img.channels,
     )
   }

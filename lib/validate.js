@@ -3,7 +3,13 @@
 // Small predicates for arguments, each throwing the Node-style error for its misuse. The
 // public functions are async, so a throw here becomes a rejected Promise.
 
+const { isSharedArrayBuffer } = require('node:util').types
+const { markAsUntransferable } = require('node:worker_threads')
+
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
+
+/** The most elements a typed array (a result) can hold in this Node. */
+const MAX_RESULT_LENGTH = require('node:buffer').constants.MAX_LENGTH
 
 /** The numeric typed-array kinds offload accepts, by constructor name. */
 const NUMERIC_KINDS = new Set([
@@ -19,9 +25,6 @@ const NUMERIC_KINDS = new Set([
   'BigInt64Array',
   'BigUint64Array',
 ])
-
-const { markAsUntransferable } = require('node:worker_threads')
-const { isAnyArrayBuffer, isSharedArrayBuffer } = require('node:util').types
 
 // The intrinsic getters: a subclass or an own property cannot make a view lie about its size.
 const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype)
@@ -151,18 +154,17 @@ function signal(value, name = 'options.signal') {
 }
 
 module.exports = {
+  MAX_RESULT_LENGTH,
   NUMERIC_KINDS,
   boolean,
   heldView,
   holdBuffer,
   integer,
-  isAnyArrayBuffer,
   isDetached,
   lengthOf,
   number,
   numericArray,
   options,
-  partsOf,
   signal,
   typedArrayKind,
 }
