@@ -8,6 +8,7 @@ const { after, describe: suite, it } = require('node:test')
 
 const offload = require('..')
 const binding = require('../binding.js')
+const reference = require('./reference.js')
 
 // Large enough that a sort runs for a good while on 2 cores (and much longer on a busy one).
 const LONG = 20_000_000
@@ -21,15 +22,7 @@ const long = longArray()
 after(() => offload.configure({ maxInFlight: 2, maxQueue: Infinity }))
 
 /** Waits until no call is running or queued (aborted native tasks finish a little later). */
-async function idle() {
-  const deadline = Date.now() + 10_000
-  while (Date.now() < deadline) {
-    const { running, queued } = offload.stats()
-    if (running === 0 && queued === 0) return
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  assert.fail('offload did not become idle')
-}
+const idle = () => reference.idle(offload, 10_000)
 
 function isAbortError(error, reason) {
   assert.equal(error.name, 'AbortError')
@@ -284,6 +277,8 @@ suite('queue and settings', () => {
 })
 
 suite('workers and exits', () => {
+  // The timeout is a liveness bound: a process that hung (or waited for hours of native work
+  // on exit) is killed and its test fails on the signal.
   const run = (file, ...args) =>
     spawnSync(process.execPath, [path.join(__dirname, 'fixtures', file), ...args], { encoding: 'utf8', timeout: 240_000 })
 

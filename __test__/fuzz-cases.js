@@ -19,6 +19,7 @@ const { pathToFileURL } = require('node:url')
 const fc = require('fast-check')
 
 const offload = require('..')
+const { KINDS } = require('./reference.js')
 
 /** What a hostile getter or Proxy trap throws; a call may reject with exactly this. */
 const SENTINEL = new Error('thrown by the fuzzer')
@@ -28,19 +29,6 @@ const ABORT_AFTER_MS = 20
 /** A call that has not settled by then is a hang. */
 const SETTLE_WITHIN_MS = 15_000
 
-const KINDS = [
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array,
-  BigUint64Array,
-]
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-fuzz-'))
 const aFile = path.join(tmp, 'file.bin')

@@ -4,7 +4,7 @@ const assert = require('node:assert/strict')
 const { describe: suite, it } = require('node:test')
 
 const offload = require('..')
-const { rng } = require('./reference.js')
+const { luma, rng } = require('./reference.js')
 
 function randomImage(width, height, channels, seed, opaque = false) {
   const r = rng(seed)
@@ -20,9 +20,6 @@ function within(actual, expected, tolerance, message) {
     if (Math.abs(actual[i] - expected[i]) > tolerance) assert.fail(`${message}: [${i}] ${actual[i]} vs ${expected[i]}`)
   }
 }
-
-/** Pillow's convert('L'): the Rec. 601 weights in 16-bit fixed point. */
-const luma = (r, g, b) => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
 
 suite('grayscale', () => {
   it('matches the formula exactly for every channel count', async () => {

@@ -184,8 +184,24 @@ function randomArray(Kind, n, random) {
   return out
 }
 
+/** Pillow's convert('L'): the Rec. 601 weights in 16-bit fixed point. */
+const luma = (r, g, b) => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+
+/** Resolves once no offload call is running or queued (aborted native tasks end a bit later). */
+async function idle(offload, limitMs = 20_000) {
+  const deadline = Date.now() + limitMs
+  while (Date.now() < deadline) {
+    const { running, queued } = offload.stats()
+    if (running === 0 && queued === 0) return
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  throw new Error('offload did not become idle')
+}
+
 module.exports = {
   KINDS,
+  idle,
+  luma,
   argsortReference,
   describeReference,
   histogramReference,
