@@ -11,11 +11,8 @@ const hashing = require('./lib/hash.js')
 const algo = require('./lib/algo.js')
 const image = require('./lib/image.js')
 const { AbortError, outOfRange } = require('./lib/errors.js')
-const { counters, pump, settings } = require('./lib/scheduler.js')
+const { counters, pump } = require('./lib/scheduler.js')
 const v = require('./lib/validate.js')
-
-const MAX_THREADS = 1024
-const MAX_IN_FLIGHT = 1024
 
 /**
  * The default per-buffer allocation limit: half the memory this process may use (the machine's,
@@ -30,18 +27,38 @@ function defaultMaxAllocation() {
 native.initMaxAllocation(defaultMaxAllocation())
 
 /**
- * Sets the rayon pool size, the number of native tasks run at once, the queue limit and the
- * per-buffer allocation limit; returns the settings in force. Synchronous: a bad value throws.
+ * Sets the process-wide settings: the rayon pool size, the number of native calls in flight at
+ * once (every thread counted), the per-thread queue limit and the per-buffer allocation limit;
+ * returns the settings in force. Synchronous: a bad value throws, and nothing is applied.
  */
 function configure(options) {
-  const opts = v.options(options)
-  const threads = opts.threads === undefined ? undefined : v.integer(opts.threads, 'options.threads', 1, MAX_THREADS)
-  const maxInFlight =
-    opts.maxInFlight === undefined ? undefined : v.integer(opts.maxInFlight, 'options.maxInFlight', 1, MAX_IN_FLIGHT)
+  const opts = v.options(options, 'options', ['threads', 'maxInFlight', 'maxQueue', 'maxAllocation'])
+  let threads
+  if (opts.threads !== undefined) {
+    const max = native.maxThreads()
+    v.number(opts.threads, 'options.threads')
+    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > max) {
+      throw outOfRange('options.threads', `an integer >= 1 and <= ${max} (4 per core this process may use: more threads only slow every call)`, opts.threads)
+    }
+    threads = opts.threads
+  }
+  let maxInFlight
+  if (opts.maxInFlight !== undefined) {
+    const max = native.maxInFlightLimit()
+    v.number(opts.maxInFlight, 'options.maxInFlight')
+    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1 || opts.maxInFlight > max) {
+      throw outOfRange(
+        'options.maxInFlight',
+        `an integer >= 1 and <= ${max}: UV_THREADPOOL_SIZE is ${native.libuvPoolSize()}, and one libuv thread must stay free for fs, dns, crypto and zlib (set UV_THREADPOOL_SIZE before Node starts to allow more)`,
+        opts.maxInFlight,
+      )
+    }
+    maxInFlight = opts.maxInFlight
+  }
   let maxQueue
   if (opts.maxQueue !== undefined) {
     maxQueue = v.number(opts.maxQueue, 'options.maxQueue')
-    if (maxQueue !== Infinity && !(Number.isInteger(maxQueue) && maxQueue >= 0)) {
+    if (maxQueue !== Infinity && !(Number.isSafeInteger(maxQueue) && maxQueue >= 0)) {
       throw outOfRange('options.maxQueue', 'an integer >= 0 or Infinity', maxQueue)
     }
   }
@@ -55,8 +72,8 @@ function configure(options) {
   // All values are checked before any is applied.
   if (threads !== undefined) native.setThreads(threads)
   if (maxAllocation !== undefined) native.setMaxAllocation(maxAllocation)
-  if (maxInFlight !== undefined) settings.maxInFlight = maxInFlight
-  if (maxQueue !== undefined) settings.maxQueue = maxQueue
+  if (maxInFlight !== undefined) native.setMaxInFlight(maxInFlight)
+  if (maxQueue !== undefined) native.setMaxQueue(maxQueue)
   pump()
   return current()
 }
@@ -64,8 +81,8 @@ function configure(options) {
 function current() {
   return {
     threads: native.threadCount(),
-    maxInFlight: settings.maxInFlight,
-    maxQueue: settings.maxQueue,
+    maxInFlight: native.maxInFlight(),
+    maxQueue: native.maxQueue(),
     maxAllocation: native.maxAllocation(),
   }
 }
@@ -75,6 +92,7 @@ function stats() {
   return {
     ...current(),
     running: counters.running,
+    inFlight: native.inFlight(),
     queued: counters.queued,
     completed: counters.completed,
     failed: counters.failed,

@@ -4,7 +4,7 @@
 
 const native = require('../binding.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
-const { captureStack, submit } = require('./scheduler.js')
+const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
 const MAX_PRIMES_N = 2 ** 32 - 1
@@ -22,19 +22,22 @@ function count(value, name, max) {
   return value
 }
 
-async function countPrimes(n, options) {
-  const stack = captureStack(countPrimes)
-  const limit = count(n, 'n', Number.MAX_SAFE_INTEGER)
-  const signal = v.signal(v.options(options).signal)
-  return submit((token) => native.countPrimes(limit, token), signal, stack)
+/** The `signal` of an options object that takes nothing else. */
+function signalOnly(options) {
+  return v.signal(v.options(options, 'options', ['signal']).signal)
 }
 
-async function primes(n, options) {
-  const stack = captureStack(primes)
+const countPrimes = operation('countPrimes', (n, options) => {
+  const limit = count(n, 'n', Number.MAX_SAFE_INTEGER)
+  const signal = signalOnly(options)
+  return { signal, start: (token) => native.countPrimes(limit, token) }
+})
+
+const primes = operation('primes', (n, options) => {
   const limit = count(n, 'n', MAX_PRIMES_N)
-  const signal = v.signal(v.options(options).signal)
-  return submit((token) => native.primes(limit, token), signal, stack)
-}
+  const signal = signalOnly(options)
+  return { signal, start: (token) => native.primes(limit, token) }
+})
 
 /** `{ data, rows, cols }` with data a Float64Array or Float32Array of rows * cols elements. */
 function matrix(value, name) {
@@ -54,8 +57,7 @@ function matrix(value, name) {
   return { data, rows, cols, kind }
 }
 
-async function matmul(a, b, options) {
-  const stack = captureStack(matmul)
+const matmul = operation('matmul', (a, b, options) => {
   const lhs = matrix(a, 'a')
   const rhs = matrix(b, 'b')
   if (lhs.kind !== rhs.kind) {
@@ -65,14 +67,13 @@ async function matmul(a, b, options) {
   if (lhs.rows * rhs.cols > v.MAX_RESULT_LENGTH) {
     throw outOfRange('a.rows * b.cols', `at most ${v.MAX_RESULT_LENGTH} (the longest typed array)`, lhs.rows * rhs.cols)
   }
-  const signal = v.signal(v.options(options).signal)
+  const signal = signalOnly(options)
   const run = lhs.kind === 'Float64Array' ? native.matmulF64 : native.matmulF32
-  return submit(
-    async (token) => ({ data: await run(lhs.data, rhs.data, lhs.rows, lhs.cols, rhs.cols, token), rows: lhs.rows, cols: rhs.cols }),
+  return {
     signal,
-    stack,
-  )
-}
+    start: async (token) => ({ data: await run(lhs.data, rhs.data, lhs.rows, lhs.cols, rhs.cols, token), rows: lhs.rows, cols: rhs.cols }),
+  }
+})
 
 function finite(value, name, fallback) {
   if (value === undefined) return fallback
@@ -81,9 +82,8 @@ function finite(value, name, fallback) {
   return value
 }
 
-async function mandelbrot(options) {
-  const stack = captureStack(mandelbrot)
-  const opts = v.options(options)
+const mandelbrot = operation('mandelbrot', (options) => {
+  const opts = v.options(options, 'options', ['width', 'height', 'centerX', 'centerY', 'scale', 'maxIterations', 'signal'])
   // Each option is read once: a getter cannot hand one value to a check and another to the call.
   const { width: w, height: h } = opts
   if (w === undefined || h === undefined) {
@@ -99,7 +99,7 @@ async function mandelbrot(options) {
   if (!(scale > 0)) throw outOfRange('options.scale', 'a finite number > 0', scale)
   const maxIterations = v.integer(opts.maxIterations, 'options.maxIterations', 1, 2 ** 32 - 1, 1000)
   const signal = v.signal(opts.signal)
-  return submit((token) => native.mandelbrot(width, height, centerX, centerY, scale, maxIterations, token), signal, stack)
-}
+  return { signal, start: (token) => native.mandelbrot(width, height, centerX, centerY, scale, maxIterations, token) }
+})
 
 module.exports = { countPrimes, mandelbrot, matmul, primes }

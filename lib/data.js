@@ -4,49 +4,51 @@
 
 const native = require('../binding.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
-const { captureStack, submit } = require('./scheduler.js')
+const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
 const MAX_BINS = 1 << 20
 
-async function sort(array, options) {
-  const stack = captureStack(sort)
+/** A sorted copy comes back as a Uint8Array for a Buffer: the same bytes, seen as a Buffer. */
+function sameKind(result, input) {
+  return Buffer.isBuffer(input) ? Buffer.from(result.buffer, result.byteOffset, result.byteLength) : result
+}
+
+const sort = operation('sort', (array, options) => {
   v.numericArray(array, 'array')
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['descending', 'inPlace', 'signal'])
   const descending = v.boolean(opts.descending, 'options.descending', false)
   const inPlace = v.boolean(opts.inPlace, 'options.inPlace', false)
   const signal = v.signal(opts.signal)
   if (inPlace) {
-    return submit((token) => native.sortInPlace(array, descending, token).then(() => array), signal, stack)
+    return { signal, start: (token) => native.sortInPlace(array, descending, token).then(() => array) }
   }
-  return submit((token) => native.sortCopy(array, descending, token), signal, stack)
-}
+  return { signal, start: (token) => native.sortCopy(array, descending, token).then((sorted) => sameKind(sorted, array)) }
+})
 
-async function argsort(array, options) {
-  const stack = captureStack(argsort)
+const argsort = operation('argsort', (array, options) => {
   v.numericArray(array, 'array')
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['descending', 'signal'])
   const descending = v.boolean(opts.descending, 'options.descending', false)
   const signal = v.signal(opts.signal)
   const length = v.lengthOf(array)
   if (length > 2 ** 32) {
     throw outOfRange('array.length', 'at most 2 ** 32 (indices are a Uint32Array)', length)
   }
-  return submit((token) => native.argsort(array, descending, token), signal, stack)
-}
+  return { signal, start: (token) => native.argsort(array, descending, token) }
+})
 
-async function describe(array, options) {
-  const stack = captureStack(describe)
+const describe = operation('describe', (array, options) => {
   v.numericArray(array, 'array')
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['ddof', 'signal'])
   let ddof = 0
   if (opts.ddof !== undefined) {
     ddof = v.number(opts.ddof, 'options.ddof')
     if (!Number.isFinite(ddof) || ddof < 0) throw outOfRange('options.ddof', 'a finite number >= 0', ddof)
   }
   const signal = v.signal(opts.signal)
-  return submit((token) => native.describe(array, ddof, token), signal, stack)
-}
+  return { signal, start: (token) => native.describe(array, ddof, token) }
+})
 
 /** `probs` as a fresh Float64Array of numbers in [0, 1]. */
 function probabilities(probs) {
@@ -72,19 +74,17 @@ function probabilities(probs) {
   return out
 }
 
-async function quantiles(array, probs, options) {
-  const stack = captureStack(quantiles)
+const quantiles = operation('quantiles', (array, probs, options) => {
   v.numericArray(array, 'array')
   const ps = probabilities(probs)
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['signal'])
   const signal = v.signal(opts.signal)
-  return submit((token) => native.quantiles(array, ps, token), signal, stack)
-}
+  return { signal, start: (token) => native.quantiles(array, ps, token) }
+})
 
-async function histogram(array, options) {
-  const stack = captureStack(histogram)
+const histogram = operation('histogram', (array, options) => {
   v.numericArray(array, 'array')
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['bins', 'range', 'signal'])
   const bins = v.integer(opts.bins, 'options.bins', 1, MAX_BINS, 10)
   let min
   let max
@@ -102,7 +102,7 @@ async function histogram(array, options) {
     if (min > max) throw invalidValue('options.range', range, 'must have min <= max')
   }
   const signal = v.signal(opts.signal)
-  return submit((token) => native.histogram(array, bins, min, max, token), signal, stack)
-}
+  return { signal, start: (token) => native.histogram(array, bins, min, max, token) }
+})
 
 module.exports = { argsort, describe, histogram, quantiles, sort }

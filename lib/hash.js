@@ -8,7 +8,7 @@ const { isAnyArrayBuffer } = require('node:util').types
 
 const native = require('../binding.js')
 const { invalidType, invalidValue } = require('./errors.js')
-const { captureStack, submit } = require('./scheduler.js')
+const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
 /** Digest length in bytes, by algorithm. */
@@ -31,7 +31,7 @@ function bytesOf(input, name) {
 }
 
 function hashOptions(options) {
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['algorithm', 'encoding', 'signal'])
   const algorithm = opts.algorithm === undefined ? 'blake3' : opts.algorithm
   if (typeof algorithm !== 'string') throw invalidType('options.algorithm', 'of type string', algorithm)
   if (!Object.hasOwn(DIGEST_BYTES, algorithm)) {
@@ -74,32 +74,28 @@ function list(value, name) {
   return value
 }
 
-async function hash(input, options) {
-  const stack = captureStack(hash)
+const hash = operation('hash', (input, options) => {
   const bytes = bytesOf(input, 'input')
   const { algorithm, encoding, signal } = hashOptions(options)
-  return submit(async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding), signal, stack)
-}
+  return { signal, start: async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding) }
+})
 
-async function hashMany(inputs, options) {
-  const stack = captureStack(hashMany)
+const hashMany = operation('hashMany', (inputs, options) => {
   const views = list(inputs, 'inputs').map((input, i) => bytesOf(input, `inputs[${i}]`))
   const { algorithm, encoding, signal } = hashOptions(options)
-  return submit(async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding), signal, stack)
-}
+  return { signal, start: async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding) }
+})
 
-async function hashFile(path, options) {
-  const stack = captureStack(hashFile)
+const hashFile = operation('hashFile', (path, options) => {
   const p = pathOf(path, 'path')
   const { algorithm, encoding, signal } = hashOptions(options)
-  return submit(async (token) => encode(await native.hashFiles([p], algorithm, token), encoding), signal, stack)
-}
+  return { signal, start: async (token) => encode(await native.hashFiles([p], algorithm, token), encoding) }
+})
 
-async function hashFiles(paths, options) {
-  const stack = captureStack(hashFiles)
+const hashFiles = operation('hashFiles', (paths, options) => {
   const ps = list(paths, 'paths').map((p, i) => pathOf(p, `paths[${i}]`))
   const { algorithm, encoding, signal } = hashOptions(options)
-  return submit(async (token) => encodeEach(await native.hashFiles(ps, algorithm, token), algorithm, encoding), signal, stack)
-}
+  return { signal, start: async (token) => encodeEach(await native.hashFiles(ps, algorithm, token), algorithm, encoding) }
+})
 
 module.exports = { hash, hashFile, hashFiles, hashMany }

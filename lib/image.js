@@ -6,15 +6,43 @@
 
 const native = require('../binding.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
-const { captureStack, submit } = require('./scheduler.js')
+const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
 const FILTERS = ['nearest', 'bilinear', 'bicubic', 'lanczos3']
 const MAX_SIDE = 2 ** 31 - 1
 const MAX_PIXELS = 2 ** 31
 
+const SIGNATURES = [
+  ['PNG', [0x89, 0x50, 0x4e, 0x47]],
+  ['JPEG', [0xff, 0xd8, 0xff]],
+  ['GIF', [0x47, 0x49, 0x46, 0x38]],
+  ['WebP', [0x52, 0x49, 0x46, 0x46]],
+  ['TIFF', [0x49, 0x49, 0x2a, 0x00]],
+  ['TIFF', [0x4d, 0x4d, 0x00, 0x2a]],
+]
+
+/** Bytes given where an image object belongs: most often an encoded file. Says what to do. */
+function bytesInsteadOfImage(bytes, name) {
+  let head = new Uint8Array(0)
+  try {
+    const { buffer, byteOffset, byteLength } = ArrayBuffer.isView(bytes) ? v.partsOf(bytes) : { buffer: bytes, byteOffset: 0, byteLength: bytes.byteLength }
+    head = new Uint8Array(buffer, byteOffset, Math.min(4, byteLength))
+  } catch {} // detached: no bytes to look at
+  const format = SIGNATURES.find(([, magic]) => magic.every((b, i) => head[i] === b))?.[0]
+  const what = format === undefined ? 'bytes' : `an encoded ${format} file`
+  return invalidType(
+    name,
+    `raw pixels { data, width, height, channels }, but it is ${what}. Decode it first, for example with sharp: ` +
+      'const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true }), then pass ' +
+      '{ data, width: info.width, height: info.height, channels: info.channels }; it',
+    bytes,
+  )
+}
+
 /** The image's parts, checked, with data as a Uint8Array view of the same bytes. */
 function imageOf(image, name = 'image') {
+  if (ArrayBuffer.isView(image) || image instanceof ArrayBuffer) throw bytesInsteadOfImage(image, name)
   if (image === null || typeof image !== 'object') throw invalidType(name, 'an object { data, width, height, channels }', image)
   const { data, width, height } = image
   const kind = v.typedArrayKind(data)
@@ -44,27 +72,24 @@ function imageOf(image, name = 'image') {
   return { bytes: new Uint8Array(buffer, byteOffset, byteLength), width, height, channels }
 }
 
-async function grayscale(image, options) {
-  const stack = captureStack(grayscale)
+const grayscale = operation('grayscale', (image, options) => {
   const img = imageOf(image)
-  const signal = v.signal(v.options(options).signal)
-  return submit((token) => native.grayscale(img.bytes, img.width, img.height, img.channels, token), signal, stack)
-}
+  const signal = v.signal(v.options(options, 'options', ['signal']).signal)
+  return { signal, start: (token) => native.grayscale(img.bytes, img.width, img.height, img.channels, token) }
+})
 
-async function blur(image, options) {
-  const stack = captureStack(blur)
+const blur = operation('blur', (image, options) => {
   const img = imageOf(image)
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['sigma', 'signal'])
   const sigma = v.number(opts.sigma, 'options.sigma')
   if (!(sigma > 0 && sigma <= 1000)) throw outOfRange('options.sigma', '> 0 and <= 1000', sigma)
   const signal = v.signal(opts.signal)
-  return submit((token) => native.blur(img.bytes, img.width, img.height, img.channels, sigma, token), signal, stack)
-}
+  return { signal, start: (token) => native.blur(img.bytes, img.width, img.height, img.channels, sigma, token) }
+})
 
-async function resize(image, options) {
-  const stack = captureStack(resize)
+const resize = operation('resize', (image, options) => {
   const img = imageOf(image)
-  const opts = v.options(options)
+  const opts = v.options(options, 'options', ['width', 'height', 'filter', 'signal'])
   let { width, height } = opts
   if (width === undefined && height === undefined) {
     throw invalidType('options.width', 'of type number (give width, height or both)', undefined)
@@ -88,11 +113,10 @@ async function resize(image, options) {
   if (typeof filter !== 'string') throw invalidType('options.filter', 'of type string', filter)
   if (!FILTERS.includes(filter)) throw invalidValue('options.filter', filter, `must be one of ${FILTERS.join(', ')}`)
   const signal = v.signal(opts.signal)
-  return submit(
-    (token) => native.resize(img.bytes, img.width, img.height, img.channels, width, height, filter, token),
+  return {
     signal,
-    stack,
-  )
-}
+    start: (token) => native.resize(img.bytes, img.width, img.height, img.channels, width, height, filter, token),
+  }
+})
 
 module.exports = { blur, grayscale, resize }

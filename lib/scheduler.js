@@ -1,20 +1,13 @@
 'use strict'
 
-// The shared part of every call: the abort wiring, the FIFO queue that keeps at most
-// `maxInFlight` native tasks on the libuv pool, the caller's stack on native errors, and the
-// counters behind stats().
+// The shared part of every call: argument checks counted like any other failure, the abort
+// wiring, the wait for one of the process's in-flight slots (native, shared by every thread),
+// the caller's stack on native errors, and the counters behind stats().
 
 const native = require('../binding.js')
 const { AbortError, queueFull } = require('./errors.js')
 
-/** libuv's pool size minus two (at least one): leaves threads for fs, dns, crypto and zlib. */
-function defaultMaxInFlight() {
-  const size = Number.parseInt(process.env.UV_THREADPOOL_SIZE, 10)
-  const pool = Number.isInteger(size) && size > 0 ? Math.min(size, 1024) : 4
-  return Math.max(1, pool - 2)
-}
-
-const settings = { maxInFlight: defaultMaxInFlight(), maxQueue: Infinity }
+/** This thread's calls. Every settled Promise is counted once: completed, failed or cancelled. */
 const counters = { running: 0, queued: 0, completed: 0, failed: 0, cancelled: 0 }
 
 // The jobs whose native task runs now (aborted ones included until their kernel stops).
@@ -27,9 +20,15 @@ process.once('exit', () => {
   for (const job of running) job.token?.cancel()
 })
 
-// FIFO of waiting jobs: an array read from `head`, compacted now and then.
+// FIFO of this thread's waiting jobs: an array read from `head`, compacted now and then.
 let waiting = []
 let head = 0
+
+// Slots are freed by native tasks as they end, in any thread: a thread whose jobs wait for a
+// slot that another thread holds looks again after this many milliseconds. Its own calls
+// ending wake it at once.
+const RETRY_MS = 1
+let retryTimer = null
 
 function abortError(signal) {
   return new AbortError(undefined, { cause: signal.reason })
@@ -51,9 +50,31 @@ function withCallerStack(error, holder) {
 }
 
 /**
- * Runs `start(token)`, a function that calls one native operation with a fresh CancelToken
- * and returns its Promise, once a slot is free. Settles exactly once: with the value, the
- * native error (given the caller's stack), an AbortError, or ERR_OFFLOAD_QUEUE_FULL.
+ * A public operation. `prepare(...args)` checks the arguments (throwing the Node-style error
+ * for a misuse) and returns `{ start, signal }`, where `start(token)` calls one native
+ * operation with the call's CancelToken and returns its Promise. The operation never throws:
+ * a bad argument is a rejected Promise, counted as failed.
+ */
+function operation(name, prepare) {
+  const op = {
+    [name](...args) {
+      const stack = captureStack(op)
+      let call
+      try {
+        call = prepare(...args)
+      } catch (error) {
+        counters.failed++
+        return Promise.reject(error)
+      }
+      return submit(call.start, call.signal, stack)
+    },
+  }[name]
+  return op
+}
+
+/**
+ * Runs `start(token)` once the process has a free slot. Settles exactly once: with the value,
+ * the native error (given the caller's stack), an AbortError, or ERR_OFFLOAD_QUEUE_FULL.
  */
 function submit(start, signal, stack) {
   return new Promise((resolve, reject) => {
@@ -63,16 +84,19 @@ function submit(start, signal, stack) {
       return
     }
     const job = { start, signal, stack, resolve, reject, token: null, state: 'queued', onAbort: null }
-    if (counters.running < settings.maxInFlight) {
+    // Jobs already waiting in this thread go first.
+    const token = counters.queued === 0 ? native.tryStartCall() : null
+    if (token !== null) {
       listen(job)
-      launch(job)
-    } else if (counters.queued >= settings.maxQueue) {
+      launch(job, token)
+    } else if (counters.queued >= native.maxQueue()) {
       counters.failed++
-      reject(withCallerStack(queueFull(settings.maxQueue), stack))
+      reject(withCallerStack(queueFull(native.maxQueue()), stack))
     } else {
       listen(job)
       waiting.push(job)
       counters.queued++
+      retryLater()
     }
   })
 }
@@ -89,14 +113,14 @@ function unlisten(job) {
   job.start = null // drop the inputs the closure holds
 }
 
-function launch(job) {
+function launch(job, token) {
   job.state = 'running'
+  job.token = token
   counters.running++
   running.add(job)
   let promise
   try {
-    job.token = new native.CancelToken()
-    promise = job.start(job.token)
+    promise = job.start(token)
   } catch (error) {
     promise = Promise.reject(error)
   }
@@ -107,6 +131,8 @@ function launch(job) {
 }
 
 function finish(job, ok, result) {
+  // The native task freed its slot when its work ended; this frees it if no task took it.
+  job.token.release()
   counters.running--
   running.delete(job)
   if (job.state === 'running') {
@@ -128,7 +154,7 @@ function abortJob(job) {
   if (job.state === 'running') {
     // The kernel sees the flag within milliseconds; the slot stays taken until it stops, so
     // the libuv pool never holds more than maxInFlight of our tasks.
-    job.token?.cancel()
+    job.token.cancel()
   } else if (job.state === 'queued') {
     counters.queued--
   } else {
@@ -140,13 +166,29 @@ function abortJob(job) {
   job.reject(abortError(job.signal))
 }
 
+function retryLater() {
+  if (retryTimer === null) {
+    retryTimer = setTimeout(() => {
+      retryTimer = null
+      pump()
+    }, RETRY_MS)
+  }
+}
+
+/** Starts waiting jobs, oldest first, while the process has free slots. */
 function pump() {
-  while (counters.running < settings.maxInFlight && head < waiting.length) {
+  while (head < waiting.length) {
     const job = waiting[head]
+    if (job.state === 'queued') {
+      const token = native.tryStartCall()
+      if (token === null) {
+        retryLater()
+        break
+      }
+      counters.queued--
+      launch(job, token)
+    }
     waiting[head++] = undefined
-    if (job.state !== 'queued') continue // aborted while waiting
-    counters.queued--
-    launch(job)
   }
   if (head === waiting.length) {
     waiting = []
@@ -157,4 +199,4 @@ function pump() {
   }
 }
 
-module.exports = { captureStack, counters, defaultMaxInFlight, pump, settings, submit }
+module.exports = { counters, operation, pump }

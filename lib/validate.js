@@ -117,11 +117,53 @@ function numericArray(value, name) {
   return value
 }
 
-/** `options`: undefined or a plain object; returns an object to read from. */
-function options(value, name = 'options') {
+/** Levenshtein distance, for suggesting the option a typo meant. */
+function distance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    row = next
+  }
+  return row[b.length]
+}
+
+/** The accepted name closest to `key`, if it is close enough to be a typo of it. */
+function closest(key, known) {
+  const lower = key.toLowerCase()
+  if (lower.length >= 3) {
+    const prefixed = known.find((name) => name.toLowerCase().startsWith(lower) || lower.startsWith(name.toLowerCase()))
+    if (prefixed !== undefined) return prefixed
+  }
+  let best
+  let bestDistance = Infinity
+  for (const name of known) {
+    const d = distance(key.toLowerCase(), name.toLowerCase())
+    if (d < bestDistance) [best, bestDistance] = [name, d]
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined
+}
+
+/**
+ * `options`: undefined or a plain object; returns an object to read from. With `known` (the
+ * accepted option names), any other own property is refused: a misspelt option that is
+ * silently ignored changes the result without a word.
+ */
+function options(value, name = 'options', known = undefined) {
   if (value === undefined) return {}
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidType(name, 'of type object', value)
+  }
+  if (known !== undefined) {
+    for (const key of Object.keys(value)) {
+      if (known.includes(key)) continue
+      const guess = closest(key, known)
+      const hint = guess === undefined ? '' : ` (did you mean '${guess}'?)`
+      const list = known.length === 0 ? 'none' : known.join(', ')
+      throw invalidValue(`${name}.${key}`, value[key], `is not a known option${hint}; the options are: ${list}`)
+    }
   }
   return value
 }
@@ -165,6 +207,7 @@ module.exports = {
   number,
   numericArray,
   options,
+  partsOf,
   signal,
   typedArrayKind,
 }

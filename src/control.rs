@@ -1,28 +1,44 @@
-//! Runtime control exported to JS: the pool size and the cancel token each call carries.
+//! Runtime control exported to JS: the process-wide settings and the cancel token each call carries.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::cancel::Cancel;
-use crate::error::KernelResult;
+use crate::error::{KernelError, KernelResult};
+use crate::inflight::{self, Slot};
 use crate::pool;
 use crate::task::{spawn, Job, Kernel};
 
-/// A cancel flag for one call. `index.js` creates one per call and calls `cancel()` from the
-/// `AbortSignal`'s abort listener; the kernel polls it between chunks.
+/// One call's cancel flag and its place among the calls in flight. `lib/scheduler.js` gets one
+/// from [`try_start_call`] when the process has a free slot, and calls `cancel()` from the
+/// `AbortSignal`'s abort listener; the kernel polls the flag between chunks. The slot passes to
+/// the native task, which frees it the moment its work ends (so a slot is never held by a
+/// thread that is busy or gone); `release()` frees it if no task took it.
 #[napi]
-#[derive(Default)]
 pub struct CancelToken {
     pub(crate) flag: Cancel,
+    slot: Mutex<Option<Slot>>,
+}
+
+impl CancelToken {
+    /// The slot, for the task that runs this call.
+    pub(crate) fn take_slot(&self) -> Option<Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 #[napi]
 impl CancelToken {
+    /// A token that holds no slot (for tests and benchmarks that call the binding directly).
     #[napi(constructor)]
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            flag: Cancel::new(),
+            slot: Mutex::new(None),
+        }
     }
 
     /// Asks the running kernel to stop at its next check.
@@ -30,25 +46,107 @@ impl CancelToken {
     pub fn cancel(&self) {
         self.flag.cancel();
     }
+
+    /// Frees the slot if no native task has taken it (a call that failed before it started).
+    #[napi]
+    pub fn release(&self) {
+        drop(self.take_slot());
+    }
 }
 
-/// Resizes the rayon pool (1 to 1024 threads). Tasks already running keep their pool.
+/// A token holding one of the process's slots, or `null` when `maxInFlight` calls are in
+/// flight already (in this thread or any other).
 #[napi]
-pub fn set_threads(threads: f64) -> napi::Result<()> {
-    if threads.fract() != 0.0 || !(1.0..=pool::MAX_THREADS as f64).contains(&threads) {
+pub fn try_start_call() -> Option<CancelToken> {
+    inflight::try_acquire().map(|slot| CancelToken {
+        flag: Cancel::new(),
+        slot: Mutex::new(Some(slot)),
+    })
+}
+
+fn range_error(e: KernelError) -> napi::Error {
+    napi::Error::new(Status::InvalidArg, e.to_string())
+}
+
+/// Whole numbers only: a fraction, NaN or a negative number would wrap in a cast.
+fn whole(value: f64, name: &str) -> napi::Result<usize> {
+    if value.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&value) {
         return Err(napi::Error::new(
             Status::InvalidArg,
-            format!("threads must be an integer from 1 to {}", pool::MAX_THREADS),
+            format!("{name} must be a whole number; received {value}"),
         ));
     }
-    pool::set_threads(threads as usize)
-        .map_err(|e| napi::Error::new(Status::GenericFailure, e.to_string()))
+    Ok(value as usize)
+}
+
+/// Resizes the rayon pool (1 to `maxThreads()`). Tasks already running keep their pool.
+#[napi]
+pub fn set_threads(threads: f64) -> napi::Result<()> {
+    pool::set_threads(whole(threads, "threads")?).map_err(range_error)
 }
 
 /// The thread count of the pool new tasks run on.
 #[napi]
 pub fn thread_count() -> u32 {
     pool::threads() as u32
+}
+
+/// The most threads `setThreads` accepts: a few per usable core.
+#[napi]
+pub fn max_threads() -> u32 {
+    pool::max_threads() as u32
+}
+
+/// The size of libuv's thread pool, as libuv reads `UV_THREADPOOL_SIZE`.
+#[napi]
+pub fn libuv_pool_size() -> u32 {
+    inflight::libuv_pool_size() as u32
+}
+
+/// Sets how many calls may be in flight in the whole process (1 to `UV_THREADPOOL_SIZE` - 1).
+#[napi]
+pub fn set_max_in_flight(limit: f64) -> napi::Result<()> {
+    inflight::set_limit(whole(limit, "maxInFlight")?).map_err(range_error)
+}
+
+/// How many calls may be in flight in the whole process.
+#[napi]
+pub fn max_in_flight() -> u32 {
+    inflight::limit() as u32
+}
+
+/// The largest `maxInFlight` this process accepts.
+#[napi]
+pub fn max_in_flight_limit() -> u32 {
+    inflight::max_limit() as u32
+}
+
+/// Calls in flight now in the whole process, every thread counted.
+#[napi]
+pub fn in_flight() -> u32 {
+    inflight::running() as u32
+}
+
+/// Infinity, as bits: the per-thread queue has no limit until one is set.
+static MAX_QUEUE_BITS: AtomicU64 = AtomicU64::new(0x7ff0_0000_0000_0000);
+
+/// Sets how many calls may wait in each thread's queue (`Infinity`: no limit), process-wide.
+#[napi]
+pub fn set_max_queue(limit: f64) -> napi::Result<()> {
+    if !(limit == f64::INFINITY || whole(limit, "maxQueue").is_ok()) {
+        return Err(napi::Error::new(
+            Status::InvalidArg,
+            "maxQueue must be a whole number or Infinity",
+        ));
+    }
+    MAX_QUEUE_BITS.store(limit.to_bits(), Ordering::Release);
+    Ok(())
+}
+
+/// How many calls may wait in each thread's queue.
+#[napi]
+pub fn max_queue() -> f64 {
+    f64::from_bits(MAX_QUEUE_BITS.load(Ordering::Acquire))
 }
 
 /// A kernel that panics, in the task itself or inside a rayon closure: lets the tests prove

@@ -16,6 +16,7 @@ use napi::{sys, Env, Task};
 use crate::cancel::Cancel;
 use crate::control::CancelToken;
 use crate::error::{KernelError, KernelResult};
+use crate::inflight::Slot;
 use crate::pool;
 
 /// A unit of work: owns its inputs (napi references keep JS memory alive) and produces a value
@@ -28,14 +29,19 @@ pub trait Kernel: Send + 'static {
 pub struct Job<K: Kernel> {
     kernel: K,
     cancel: Cancel,
+    /// The call's place among the process's calls in flight, freed as soon as `compute` ends:
+    /// that is when the libuv thread is free again, whatever the JS thread is doing.
+    slot: Option<Slot>,
     failure: Option<KernelError>,
 }
 
-/// Wraps `kernel` in an `AsyncTask` that stops when `token` is cancelled.
+/// Wraps `kernel` in an `AsyncTask` that stops when `token` is cancelled and takes the
+/// token's in-flight slot.
 pub fn spawn<K: Kernel>(kernel: K, token: &CancelToken) -> AsyncTask<Job<K>> {
     AsyncTask::new(Job {
         kernel,
         cancel: token.flag.clone(),
+        slot: token.take_slot(),
         failure: None,
     })
 }
@@ -52,6 +58,7 @@ impl<K: Kernel> Task for Job<K> {
             let pool = pool::current()?;
             pool.install(|| kernel.run(cancel))
         }));
+        drop(self.slot.take());
         let failure = match outcome {
             Ok(Ok(output)) => return Ok(output),
             Ok(Err(e)) => e,

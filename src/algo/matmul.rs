@@ -2,18 +2,20 @@
 //! chosen at run time, parallel over the current rayon pool).
 //!
 //! The product is computed in blocks of rows, each block a full `faer` multiply over all
-//! cores, so an abort is seen between blocks (a few tens of milliseconds of work each).
+//! cores, so an abort is seen between blocks (a few milliseconds of work each).
 
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::cancel::Cancel;
 use crate::error::{try_zeroed_vec, KernelError, Zeroable};
+use crate::reaper::FreeLater;
 
-/// Floating-point work per row block: about 10-50 ms on this class of machine.
-const BLOCK_FLOPS: usize = 4_000_000_000;
+/// Floating-point work per row block: a few milliseconds on this class of machine (an abort
+/// waits for at most one block), yet blocks of 64 rows or more keep the GEMM at full speed.
+const BLOCK_FLOPS: usize = 1 << 29;
 
 /// The element types `matmul` supports.
-pub trait Scalar: faer::traits::ComplexField + Zeroable + Copy + Send + Sync {
+pub trait Scalar: faer::traits::ComplexField + Zeroable + Copy + Send + Sync + 'static {
     const ONE: Self;
 }
 impl Scalar for f64 {
@@ -45,9 +47,9 @@ pub fn matmul<T: Scalar>(
     let size = m.checked_mul(n).ok_or_else(|| {
         KernelError::OutOfRange(format!("the result would be {m} x {n}: too large"))
     })?;
-    let mut out = try_zeroed_vec::<T>(size, "the product")?;
+    let mut out = FreeLater::new(try_zeroed_vec::<T>(size, "the product")?);
     if size == 0 || k == 0 {
-        return Ok(out); // empty, or a sum of no terms: zeros
+        return Ok(out.into_inner()); // empty, or a sum of no terms: zeros
     }
     let lhs = MatRef::from_row_major_slice(a, m, k);
     let rhs = MatRef::from_row_major_slice(b, k, n);
@@ -67,7 +69,7 @@ pub fn matmul<T: Scalar>(
         );
     }
     cancel.check()?;
-    Ok(out)
+    Ok(out.into_inner())
 }
 
 #[cfg(test)]

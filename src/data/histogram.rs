@@ -9,6 +9,8 @@ use crate::error::KernelError;
 /// The most bins a histogram may have (each parallel task keeps its own counts).
 pub const MAX_BINS: usize = 1 << 20;
 const MIN_TASK: usize = 1 << 20;
+/// Elements between two polls of the cancel flag inside a task (well under a millisecond).
+const POLL_EVERY: usize = 1 << 18;
 
 pub struct Histogram {
     pub counts: Vec<f64>,
@@ -48,20 +50,23 @@ fn finite_range<T: Element>(
             // `|x| < inf` is false for NaN and both infinities.
             let mut lo = [f64::INFINITY; LANES];
             let mut hi = [f64::NEG_INFINITY; LANES];
-            let mut groups = c.chunks_exact(LANES);
-            for g in &mut groups {
-                for l in 0..LANES {
-                    let x = g[l].to_f64();
-                    let finite = x.abs() < f64::INFINITY;
-                    lo[l] = if finite && x < lo[l] { x } else { lo[l] };
-                    hi[l] = if finite && x > hi[l] { x } else { hi[l] };
+            for c in c.chunks(POLL_EVERY) {
+                cancel.check()?;
+                let mut groups = c.chunks_exact(LANES);
+                for g in &mut groups {
+                    for l in 0..LANES {
+                        let x = g[l].to_f64();
+                        let finite = x.abs() < f64::INFINITY;
+                        lo[l] = if finite && x < lo[l] { x } else { lo[l] };
+                        hi[l] = if finite && x > hi[l] { x } else { hi[l] };
+                    }
                 }
-            }
-            for v in groups.remainder() {
-                let x = v.to_f64();
-                if x.is_finite() {
-                    lo[0] = lo[0].min(x);
-                    hi[0] = hi[0].max(x);
+                for v in groups.remainder() {
+                    let x = v.to_f64();
+                    if x.is_finite() {
+                        lo[0] = lo[0].min(x);
+                        hi[0] = hi[0].max(x);
+                    }
                 }
             }
             Ok((
@@ -142,24 +147,27 @@ pub fn histogram<T: Element>(
         .map(|c| {
             cancel.check()?;
             let mut h = vec![0u32; bins * subs];
-            if subs == SUBS {
-                let mut groups = c.chunks_exact(SUBS);
-                for g in &mut groups {
-                    for (s, v) in g.iter().enumerate() {
-                        if let Some(i) = bin(v.to_f64()) {
-                            h[s * bins + i] += 1;
+            for c in c.chunks(POLL_EVERY) {
+                cancel.check()?;
+                if subs == SUBS {
+                    let mut groups = c.chunks_exact(SUBS);
+                    for g in &mut groups {
+                        for (s, v) in g.iter().enumerate() {
+                            if let Some(i) = bin(v.to_f64()) {
+                                h[s * bins + i] += 1;
+                            }
                         }
                     }
-                }
-                for v in groups.remainder() {
-                    if let Some(i) = bin(v.to_f64()) {
-                        h[i] += 1;
+                    for v in groups.remainder() {
+                        if let Some(i) = bin(v.to_f64()) {
+                            h[i] += 1;
+                        }
                     }
-                }
-            } else {
-                for v in c {
-                    if let Some(i) = bin(v.to_f64()) {
-                        h[i] += 1;
+                } else {
+                    for v in c {
+                        if let Some(i) = bin(v.to_f64()) {
+                            h[i] += 1;
+                        }
                     }
                 }
             }

@@ -92,7 +92,7 @@ where
 /// The key bits that are not the same in every key: OR of all keys XOR AND of all keys.
 pub fn varying_bits<T: Copy + Send + Sync, F: Fn(&T) -> u64 + Sync>(data: &[T], key: &F) -> u64 {
     let (or, and) = data
-        .par_chunks(chunk_len(data.len()))
+        .par_chunks(POLL_EVERY)
         .map(|c| or_and(c.iter().map(key)))
         .reduce(|| (0, u64::MAX), merge_or_and);
     or ^ and
@@ -249,8 +249,13 @@ where
         .par_chunks(len)
         .map(|c| {
             let mut h = [0usize; 256];
-            for x in c {
-                h[digit(x)] += 1;
+            for part in c.chunks(POLL_EVERY) {
+                if cancel.is_cancelled() {
+                    break; // the counts are dropped below
+                }
+                for x in part {
+                    h[digit(x)] += 1;
+                }
             }
             h
         })

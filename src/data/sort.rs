@@ -6,6 +6,7 @@ use super::radix::{merge_or_and, or_and, radix_sort};
 use crate::cancel::Cancel;
 use crate::element::{Element, RadixKey};
 use crate::error::{try_zeroed_vec, KernelError, Zeroable};
+use crate::reaper::FreeLater;
 
 /// Elements per parallel task in the element-wise passes.
 const CHUNK: usize = 1 << 16;
@@ -30,7 +31,10 @@ fn sort_keys<T: Element>(
         std::mem::size_of::<T>() == std::mem::size_of::<T::Key>()
             && std::mem::align_of::<T>() == std::mem::align_of::<T::Key>()
     );
-    let mut scratch = try_zeroed_vec::<T::Key>(keys.len(), "the sort's working buffer")?;
+    let mut scratch = FreeLater::new(try_zeroed_vec::<T::Key>(
+        keys.len(),
+        "the sort's working buffer",
+    )?);
     let key = |k: &T::Key| k.to_u64();
     let finish = |piece: &mut [T::Key]| keys_to_values::<T>(piece, descending);
     radix_sort(
@@ -57,6 +61,9 @@ pub fn sort<T: Element>(
     let (or, and) = data
         .par_chunks_mut(CHUNK)
         .map(|c| {
+            if cancel.is_cancelled() {
+                return (0, u64::MAX); // skip the rest; checked below
+            }
             or_and(c.iter_mut().map(|v| {
                 let k = v.key(descending);
                 // SAFETY: Key has T's size and alignment; every bit pattern is a valid key.
@@ -65,6 +72,7 @@ pub fn sort<T: Element>(
             }))
         })
         .reduce(|| (0, u64::MAX), merge_or_and);
+    cancel.check()?;
     // SAFETY: as above; from here on `data` holds keys until `finish` turns them back.
     let keys: &mut [T::Key] =
         unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), n) };
@@ -79,19 +87,23 @@ pub fn sorted_copy<T: Element>(
 ) -> Result<Vec<T>, KernelError> {
     let n = data.len();
     // Build the keys straight into the result buffer (fresh pages, touched once).
-    let mut keys = try_zeroed_vec::<T::Key>(n, "the sorted array")?;
+    let mut keys = FreeLater::new(try_zeroed_vec::<T::Key>(n, "the sorted array")?);
     let (or, and) = keys
         .par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK))
         .map(|(k, v)| {
+            if cancel.is_cancelled() {
+                return (0, u64::MAX);
+            }
             or_and(k.iter_mut().zip(v).map(|(k, v)| {
                 *k = v.key(descending);
                 k.to_u64()
             }))
         })
         .reduce(|| (0, u64::MAX), merge_or_and);
+    cancel.check()?;
     sort_keys::<T>(&mut keys, or ^ and, descending, cancel)?;
-    let mut keys = std::mem::ManuallyDrop::new(keys);
+    let mut keys = std::mem::ManuallyDrop::new(keys.into_inner());
     // SAFETY: every key was turned into a T in place; Key and T share size and alignment, so
     // the allocation's layout is the same for Vec<T>.
     Ok(unsafe { Vec::from_raw_parts(keys.as_mut_ptr().cast::<T>(), n, keys.capacity()) })
@@ -151,7 +163,7 @@ pub fn argsort<T: Element>(
 /// the key bits that vary), radix-sorted by key, then read back as indices. The items start
 /// in index order and the radix sort is stable, so equal keys keep index order.
 #[allow(clippy::too_many_arguments)]
-fn argsort_items<T: Element, I: Zeroable + Send + Sync>(
+fn argsort_items<T: Element, I: Zeroable + Send + Sync + 'static>(
     data: &[T],
     descending: bool,
     item: impl Fn(u64, u32) -> I + Sync,
@@ -161,12 +173,15 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync>(
     cancel: &Cancel,
 ) -> Result<Vec<u32>, KernelError> {
     let n = data.len();
-    let mut items = try_zeroed_vec::<I>(n, "argsort's working buffer")?;
+    let mut items = FreeLater::new(try_zeroed_vec::<I>(n, "argsort's working buffer")?);
     let (or, and) = items
         .par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK))
         .enumerate()
         .map(|(c, (items, values))| {
+            if cancel.is_cancelled() {
+                return (0, u64::MAX);
+            }
             or_and(
                 items
                     .iter_mut()
@@ -180,7 +195,8 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync>(
             )
         })
         .reduce(|| (0, u64::MAX), merge_or_and);
-    let mut scratch = try_zeroed_vec::<I>(n, "argsort's working buffer")?;
+    cancel.check()?;
+    let mut scratch = FreeLater::new(try_zeroed_vec::<I>(n, "argsort's working buffer")?);
     radix_sort(
         &mut items,
         &mut scratch,
@@ -191,11 +207,16 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync>(
         |_| {},
         cancel,
     )?;
-    let mut out = try_zeroed_vec::<u32>(n, "the index array")?;
+    let mut out = FreeLater::new(try_zeroed_vec::<u32>(n, "the index array")?);
     out.par_chunks_mut(CHUNK)
         .zip(items.par_chunks(CHUNK))
-        .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, s)| *o = index(s)));
-    Ok(out)
+        .for_each(|(o, s)| {
+            if !cancel.is_cancelled() {
+                o.iter_mut().zip(s).for_each(|(o, s)| *o = index(s))
+            }
+        });
+    cancel.check()?;
+    Ok(out.into_inner())
 }
 
 #[cfg(test)]

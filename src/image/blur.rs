@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::{Image, ImageView};
 use crate::cancel::Cancel;
 use crate::error::{try_zeroed_vec, KernelError};
+use crate::reaper::FreeLater;
 
 /// The most σ accepted.
 pub const MAX_SIGMA: f64 = 1000.0;
@@ -64,6 +65,9 @@ struct Plan<'a> {
     image: ImageView<'a>,
     weights: Vec<f32>,
     radius: usize,
+    /// Polled per row and per column strip: a band of a wide image with a large sigma is tens
+    /// of milliseconds of work, too long to wait for after an abort.
+    cancel: &'a Cancel,
 }
 
 impl Plan<'_> {
@@ -125,6 +129,9 @@ impl Plan<'_> {
         } = self.image;
         let (r, stride) = (self.radius, self.image.stride());
         for (y, h_row) in (s0..s1).zip(horizontal.chunks_exact_mut(stride)) {
+            if self.cancel.is_cancelled() {
+                return; // the caller checks the flag and drops the output
+            }
             let src = &data[y * stride..(y + 1) * stride];
             // the row as floats (a straight conversion that vectorises), padded with r copies
             // of its edge pixels on each side
@@ -151,6 +158,9 @@ impl Plan<'_> {
         let horizontal = &*horizontal;
         let mut acc = vec![0f32; STRIP.min(stride)];
         for x0 in (0..stride).step_by(STRIP) {
+            if self.cancel.is_cancelled() {
+                return;
+            }
             let x1 = (x0 + STRIP).min(stride);
             let acc = &mut acc[..x1 - x0];
             for (y, o_row) in (y0..y1).zip(out.chunks_exact_mut(stride)) {
@@ -196,6 +206,7 @@ pub fn blur(image: &ImageView, sigma: f64, cancel: &Cancel) -> Result<Image, Ker
         image: *image,
         weights,
         radius,
+        cancel,
     };
     let stride = image.stride();
     // Bands tall enough that re-filtering the 2r rows around each costs at most half again;
@@ -205,7 +216,7 @@ pub fn blur(image: &ImageView, sigma: f64, cancel: &Cancel) -> Result<Image, Ker
         .max(32)
         .min(image.height.div_ceil(threads * 4))
         .max(1);
-    let mut data = try_zeroed_vec::<u8>(image.data.len(), "the blurred image")?;
+    let mut data = FreeLater::new(try_zeroed_vec::<u8>(image.data.len(), "the blurred image")?);
     data.par_chunks_mut(stride * band)
         .enumerate()
         .try_for_each(|(i, out)| {
@@ -214,8 +225,9 @@ pub fn blur(image: &ImageView, sigma: f64, cancel: &Cancel) -> Result<Image, Ker
             plan.run_band(y0, y0 + out.len() / stride, out);
             Ok(())
         })?;
+    cancel.check()?; // a band may have stopped early
     Ok(Image {
-        data,
+        data: data.into_inner(),
         width: image.width,
         height: image.height,
         channels: image.channels,

@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use super::{Image, ImageView};
 use crate::cancel::Cancel;
 use crate::error::{try_zeroed_vec, KernelError};
+use crate::reaper::FreeLater;
 
 /// Pillow's luma: the weights 0.299, 0.587, 0.114 in 16-bit fixed point (they sum to exactly
 /// 65536), rounded to nearest. It differs from rounding the real-valued formula by one level
@@ -14,8 +15,9 @@ pub fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
 }
 
-/// Rows per parallel task.
-const ROWS: usize = 64;
+/// Source bytes per parallel task (whole rows, at least one): about a millisecond of work,
+/// so an abort is seen promptly even for very wide images.
+const TASK_BYTES: usize = 1 << 20;
 
 /// RGB to gray, RGBA to gray + alpha; gray and gray + alpha images come back as they are.
 pub fn grayscale(image: &ImageView, cancel: &Cancel) -> Result<Image, KernelError> {
@@ -25,11 +27,14 @@ pub fn grayscale(image: &ImageView, cancel: &Cancel) -> Result<Image, KernelErro
         4 => 2,
         c => c,
     };
-    let mut data =
-        try_zeroed_vec::<u8>(image.width * image.height * out_channels, "the gray image")?;
+    let mut data = FreeLater::new(try_zeroed_vec::<u8>(
+        image.width * image.height * out_channels,
+        "the gray image",
+    )?);
     let (in_row, out_row) = (image.stride(), image.width * out_channels);
-    data.par_chunks_mut(out_row * ROWS)
-        .zip(image.data.par_chunks(in_row * ROWS))
+    let rows = (TASK_BYTES / in_row.max(1)).max(1);
+    data.par_chunks_mut(out_row * rows)
+        .zip(image.data.par_chunks(in_row * rows))
         .try_for_each(|(out, src)| {
             cancel.check()?;
             match image.channels {
@@ -49,7 +54,7 @@ pub fn grayscale(image: &ImageView, cancel: &Cancel) -> Result<Image, KernelErro
             Ok(())
         })?;
     Ok(Image {
-        data,
+        data: data.into_inner(),
         width: image.width,
         height: image.height,
         channels: out_channels,
