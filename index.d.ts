@@ -1,3 +1,4 @@
+/// <reference types="node" />
 // Type definitions for offload. Every operation returns a Promise and never throws
 // synchronously: invalid arguments reject with a TypeError or RangeError carrying a Node-style
 // `code`; an aborted call rejects with an AbortError (`code: 'ABORT_ERR'`, `cause: signal.reason`).
@@ -38,16 +39,37 @@ export interface SortOptions extends CallOptions {
 }
 
 /**
+ * The kind of typed array a sorted copy of a `T` is: the same built-in kind (a subclass of a
+ * typed array comes back as its built-in base), and a Buffer for a Buffer.
+ */
+export type SortedCopy<T extends NumericArray> = T extends Buffer
+  ? Buffer
+  : T extends Int8Array ? Int8Array
+  : T extends Uint8ClampedArray ? Uint8ClampedArray
+  : T extends Uint8Array ? Uint8Array
+  : T extends Int16Array ? Int16Array
+  : T extends Uint16Array ? Uint16Array
+  : T extends Int32Array ? Int32Array
+  : T extends Uint32Array ? Uint32Array
+  : T extends Float32Array ? Float32Array
+  : T extends Float64Array ? Float64Array
+  : T extends BigInt64Array ? BigInt64Array
+  : T extends BigUint64Array ? BigUint64Array
+  : NumericArray
+
+/**
  * Sorts numbers in the order of `TypedArray.prototype.sort()` (NaN last, -0 before +0), or
- * its reverse with NaN still last. Resolves to a new typed array of the same kind, or with
- * `inPlace` to `array` itself, sorted. Radix sort over all cores.
+ * its reverse with NaN still last. Resolves to a new typed array of the same kind (a Buffer
+ * for a Buffer), or with `inPlace` to `array` itself, sorted. Radix sort over all cores.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `array` is not a numeric typed array or an option has the wrong type;
  *   `ERR_INVALID_ARG_VALUE` when its buffer is detached.
  * @throws {RangeError} `ERR_OUT_OF_MEMORY` when the copy cannot be allocated.
  * @example
  * const sorted = await sort(new Float64Array([3, NaN, -1]))  // Float64Array [-1, 3, NaN]
  */
-export function sort<T extends NumericArray>(array: T, options?: SortOptions): Promise<T>
+export function sort<T extends NumericArray>(array: T, options: SortOptions & { inPlace: true }): Promise<T>
+export function sort<T extends NumericArray>(array: T, options?: SortOptions & { inPlace?: false }): Promise<SortedCopy<T>>
+export function sort<T extends NumericArray>(array: T, options?: SortOptions): Promise<T | SortedCopy<T>>
 
 export interface ArgsortOptions extends CallOptions {
   /** Largest first; NaN stays last. Default `false`. */
@@ -119,7 +141,7 @@ export interface HistogramOptions extends CallOptions {
    * `[min, max]`, finite, `min <= max`. Default: the finite values' [min, max] ([0, 1] when
    * there are none; [v - 0.5, v + 0.5] when all equal v).
    */
-  range?: [number, number] | Float64Array
+  range?: readonly number[] | Float64Array
 }
 
 export interface Histogram {
@@ -144,8 +166,14 @@ export type HashInput = string | ArrayBufferView | ArrayBuffer | SharedArrayBuff
 
 export type HashAlgorithm = 'blake3' | 'sha256' | 'sha512' | 'xxh3-64' | 'xxh3-128'
 export type HashEncoding = 'hex' | 'base64' | 'base64url' | 'buffer'
+/** The encodings that give a string. */
+export type StringEncoding = Exclude<HashEncoding, 'buffer'>
 
-export interface HashOptions<E extends HashEncoding = HashEncoding> extends CallOptions {
+/**
+ * Hashing options. Written without a type argument, `HashOptions` is for string digests;
+ * `HashOptions<'buffer'>` is for Buffer digests.
+ */
+export interface HashOptions<E extends HashEncoding = StringEncoding> extends CallOptions {
   /**
    * Default `'blake3'`, which spreads one large input over all cores. SHA-256 and SHA-512 use
    * the CPU's SHA extensions; xxh3 (not cryptographic) is given in canonical big-endian order,
@@ -321,11 +349,16 @@ export interface ResizeOptions extends CallOptions {
 export function resize(image: RawImage, options: ResizeOptions): Promise<ImageResult>
 
 export interface Settings {
-  /** Threads in the rayon pool each call spreads over. Default: every core. */
+  /** Threads in the rayon pool each call spreads over, 1 to 4 per usable core. Default: every usable core. */
   threads: number
-  /** Native calls running at once; the rest wait in a FIFO queue. Default: `UV_THREADPOOL_SIZE` - 2, at least 1. */
+  /**
+   * Native calls running at once in the whole process (main thread and workers together; each
+   * holds a libuv thread); the rest wait in their thread's FIFO queue. At most
+   * `UV_THREADPOOL_SIZE` - 1, so one libuv thread stays free for `fs`, `dns`, `crypto` and
+   * `zlib`. Default: `UV_THREADPOOL_SIZE` - 2, at least 1.
+   */
   maxInFlight: number
-  /** Calls that may wait; past it calls reject with `ERR_OFFLOAD_QUEUE_FULL`. Default `Infinity`. */
+  /** Calls that may wait in each thread's queue; past it calls reject with `ERR_OFFLOAD_QUEUE_FULL`. Default `Infinity`. */
   maxQueue: number
   /**
    * The largest single buffer (a result or a working buffer) one call may allocate, in bytes;
@@ -337,27 +370,35 @@ export interface Settings {
 }
 
 /**
- * Changes the settings (any subset) and returns those in force. Synchronous. Resizing the
- * pool does not disturb running calls: they finish on the pool they started with.
- * @throws {RangeError} `ERR_OUT_OF_RANGE` for `threads` or `maxInFlight` outside 1..1024, or a negative `maxQueue` or `maxAllocation`.
- * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number.
+ * Changes the settings (any subset) and returns those in force. The settings are the
+ * process's: a change made in one thread (main or worker) holds in every thread. Synchronous.
+ * Resizing the pool does not disturb running calls: they finish on the pool they started with.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for `threads` outside 1 .. 4 per core, `maxInFlight`
+ *   outside 1 .. `UV_THREADPOOL_SIZE` - 1, or a negative `maxQueue` or `maxAllocation`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-number; `ERR_INVALID_ARG_VALUE` for an
+ *   unknown option name.
  */
 export function configure(options?: Partial<Settings>): Settings
 
 export interface Stats extends Settings {
-  /** Native calls running now (an aborted call counts until its kernel has stopped). */
+  /** This thread's native calls running now (an aborted call counts until its kernel has stopped). */
   running: number
-  /** Calls waiting for a slot. */
+  /** Native calls running now in the whole process, every thread counted (at most `maxInFlight`). */
+  inFlight: number
+  /** This thread's calls waiting for a slot. */
   queued: number
-  /** Calls resolved. */
+  /** This thread's calls resolved. */
   completed: number
-  /** Calls rejected with an error other than an abort. */
+  /** This thread's calls rejected with an error other than an abort, bad arguments included. */
   failed: number
-  /** Calls rejected because their signal aborted. */
+  /** This thread's calls rejected because their signal aborted. */
   cancelled: number
 }
 
-/** The settings in force and the call counters since the module was loaded. */
+/**
+ * The settings in force and this thread's call counters since offload was loaded in it. Every
+ * settled call is counted once, in exactly one of `completed`, `failed` and `cancelled`.
+ */
 export function stats(): Stats
 
 /** The error an aborted call rejects with: `name` 'AbortError', `code` 'ABORT_ERR', `cause` the signal's reason. */

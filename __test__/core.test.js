@@ -258,6 +258,7 @@ suite('queue and settings', () => {
       'cancelled',
       'completed',
       'failed',
+      'inFlight',
       'maxAllocation',
       'maxInFlight',
       'maxQueue',

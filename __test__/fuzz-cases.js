@@ -393,12 +393,22 @@ async function runCalls(calls) {
 }
 
 /** configure() is synchronous: it returns the settings or throws a coded TypeError/RangeError. */
-const configureCase = options({
-  threads: either(int(1, 4)),
-  maxInFlight: either(int(1, 8)),
-  maxQueue: either(fc.oneof(int(0, 100), fc.constant(Infinity))),
-  maxAllocation: either(fc.oneof(int(0, 2 ** 30), fc.constant(Infinity))),
-})
+const configureRecord = fc.record(
+  {
+    threads: either(int(1, 12)),
+    maxInFlight: either(int(1, 8)),
+    maxQueue: either(fc.oneof(int(0, 100), fc.constant(Infinity))),
+    maxAllocation: either(fc.oneof(int(0, 2 ** 30), fc.constant(Infinity))),
+  },
+  { requiredKeys: [] },
+)
+// configure takes no signal; a misspelt or unknown key is refused like any bad value.
+const configureCase = fc.oneof(
+  { weight: 6, arbitrary: configureRecord },
+  { weight: 1, arbitrary: configureRecord.map((o) => ({ ...o, thread: 2 })) },
+  { weight: 1, arbitrary: hostile(configureRecord) },
+  { weight: 1, arbitrary: anything },
+)
 
 function runConfigure(opts) {
   const before = offload.stats()

@@ -1,7 +1,7 @@
 // Compiled by types.test.js with `tsc --noEmit --strict`: every export used as documented,
 // and wrong uses that the declarations must reject (each `@ts-expect-error` must be needed).
 import * as offload from '../..'
-import { AbortError, type Description, type ImageResult, type Matrix, type Settings, type Stats } from '../..'
+import { AbortError, type Description, type HashOptions, type HistogramOptions, type ImageResult, type Matrix, type Settings, type Stats } from '../..'
 
 async function main(): Promise<void> {
   const signal = AbortSignal.timeout(1000)
@@ -33,7 +33,21 @@ async function main(): Promise<void> {
   const channels: 1 | 2 | 3 | 4 = small.channels
   const settings: Settings = offload.configure({ threads: 2, maxInFlight: 1, maxQueue: Infinity, maxAllocation: 2 ** 30 })
   const stats: Stats = offload.stats()
-  const running: number = stats.running + stats.queued + stats.completed + stats.failed + stats.cancelled + settings.maxAllocation
+  const running: number = stats.running + stats.queued + stats.completed + stats.failed + stats.cancelled + settings.maxAllocation + stats.inFlight
+  // A Buffer in, a Buffer out; in place, the very array.
+  const bytes: Buffer = await offload.sort(Buffer.from([3, 1, 2]))
+  const hexOfSorted: string = bytes.toString('hex')
+  const same: Float32Array = await offload.sort(new Float32Array(2), { inPlace: true })
+  // Options written as variables of the exported types.
+  const hashOptions: HashOptions = { algorithm: 'sha256' }
+  const digest: string = await offload.hash('x', hashOptions)
+  const bufferOptions: HashOptions<'buffer'> = { encoding: 'buffer' }
+  const digestBytes: Buffer = await offload.hash('x', bufferOptions)
+  const range: number[] = [0, 10]
+  const histogramOptions: HistogramOptions = { bins: 4, range }
+  const h2 = await offload.histogram(f64, { range })
+  const h3 = await offload.histogram(f64, histogramOptions)
+  void [bytes, hexOfSorted, same, digest, digestBytes, h2, h3]
   try {
     await offload.sort(f64, { signal: AbortSignal.abort() })
   } catch (e) {
@@ -68,7 +82,11 @@ async function main(): Promise<void> {
   offload.configure({ threads: '2' })
   // @ts-expect-error countPrimes takes a number or bigint
   await offload.countPrimes('10')
-  void [wrongKind, notBuffer]
+  // @ts-expect-error a sorted Uint8Array is not a Buffer
+  const notABuffer: Buffer = await offload.sort(new Uint8Array(2))
+  // @ts-expect-error a string digest's options do not give a Buffer
+  const stringDigest: Buffer = await offload.hash('x', hashOptions)
+  void [wrongKind, notBuffer, notABuffer, stringDigest]
 }
 
 void main
