@@ -5,7 +5,7 @@
 // channels interleaved (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA). An ImageData works as it is.
 
 const native = require('../binding.js')
-const { invalidType, invalidValue, outOfRange } = require('./errors.js')
+const { invalidType, invalidValue, outOfRange, withCode } = require('./errors.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
@@ -30,13 +30,15 @@ function bytesInsteadOfImage(bytes, name) {
     head = new Uint8Array(buffer, byteOffset, Math.min(4, byteLength))
   } catch {} // detached: no bytes to look at
   const format = SIGNATURES.find(([, magic]) => magic.every((b, i) => head[i] === b))?.[0]
-  const what = format === undefined ? 'bytes' : `an encoded ${format} file`
-  return invalidType(
-    name,
-    `raw pixels { data, width, height, channels }, but it is ${what}. Decode it first, for example with sharp: ` +
-      'const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true }), then pass ' +
-      '{ data, width: info.width, height: info.height, channels: info.channels }; it',
-    bytes,
+  const what = format === undefined ? 'a byte array' : `an encoded ${format} file`
+  return withCode(
+    new TypeError(
+      `The "${name}" argument must be raw pixels { data, width, height, channels }, but it is ${what}. ` +
+        'Decode it first, for example with sharp: ' +
+        'const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true }), then pass ' +
+        '{ data, width: info.width, height: info.height, channels: info.channels }.',
+    ),
+    'ERR_INVALID_ARG_TYPE',
   )
 }
 
