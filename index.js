@@ -5,7 +5,7 @@
 
 const os = require('node:os')
 
-const native = require('./binding.js')
+const native = require('./lib/native.js')
 const data = require('./lib/data.js')
 const hashing = require('./lib/hash.js')
 const algo = require('./lib/algo.js')

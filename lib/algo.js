@@ -2,7 +2,7 @@
 
 // Intensive algorithms: prime counting and listing, matrix multiply, the Mandelbrot set.
 
-const native = require('../binding.js')
+const native = require('./native.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')

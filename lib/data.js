@@ -2,7 +2,7 @@
 
 // Data crunching on numeric typed arrays: argument checks, then one native call each.
 
-const native = require('../binding.js')
+const native = require('./native.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')

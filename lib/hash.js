@@ -6,7 +6,7 @@
 const { fileURLToPath } = require('node:url')
 const { isAnyArrayBuffer } = require('node:util').types
 
-const native = require('../binding.js')
+const native = require('./native.js')
 const { invalidType, invalidValue } = require('./errors.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')

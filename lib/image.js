@@ -4,7 +4,7 @@
 // Uint8Array, Uint8ClampedArray or Buffer of width * height * channels bytes, row-major,
 // channels interleaved (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA). An ImageData works as it is.
 
-const native = require('../binding.js')
+const native = require('./native.js')
 const { invalidType, invalidValue, outOfRange, withCode } = require('./errors.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')

@@ -4,7 +4,7 @@
 // wiring, the wait for one of the process's in-flight slots (native, shared by every thread),
 // the caller's stack on native errors, and the counters behind stats().
 
-const native = require('../binding.js')
+const native = require('./native.js')
 const { AbortError, queueFull } = require('./errors.js')
 
 /** This thread's calls. Every settled Promise is counted once: completed, failed or cancelled. */
