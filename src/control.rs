@@ -18,6 +18,7 @@ use crate::task::{spawn, Job, Kernel};
 /// the native task, which frees it the moment its work ends (so a slot is never held by a
 /// thread that is busy or gone); `release()` frees it if no task took it.
 #[napi]
+#[derive(Default)]
 pub struct CancelToken {
     pub(crate) flag: Cancel,
     slot: Mutex<Option<Slot>>,
@@ -35,10 +36,7 @@ impl CancelToken {
     /// A token that holds no slot (for tests and benchmarks that call the binding directly).
     #[napi(constructor)]
     pub fn new() -> Self {
-        Self {
-            flag: Cancel::new(),
-            slot: Mutex::new(None),
-        }
+        Self::default()
     }
 
     /// Asks the running kernel to stop at its next check.

@@ -31,7 +31,9 @@ fn pool_size_from(value: Option<&str>) -> usize {
         _ => (false, text),
     };
     let digits: String = digits.chars().take_while(char::is_ascii_digit).collect();
-    let n = digits.parse::<u128>().unwrap_or(if digits.is_empty() { 0 } else { u128::MAX });
+    let n = digits
+        .parse::<u128>()
+        .unwrap_or(if digits.is_empty() { 0 } else { u128::MAX });
     match (negative, n) {
         (_, 0) => 1,
         // libuv keeps the count in an unsigned int: a negative value wraps past the maximum.

@@ -15,10 +15,10 @@ pub mod element;
 pub mod error;
 /// Hashing: buffers, batches and files (BLAKE3, SHA-256, SHA-512, xxh3).
 pub mod hash;
-/// The process-wide count of native calls in flight, which guards libuv's pool.
-pub mod inflight;
 /// Image processing on raw pixels: grayscale, blur, resize.
 pub mod image;
+/// The process-wide count of native calls in flight, which guards libuv's pool.
+pub mod inflight;
 /// The rayon pool every task runs on; resizable at run time.
 pub mod pool;
 /// Large buffers freed on a background thread, so an aborted call ends at once.

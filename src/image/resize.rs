@@ -133,8 +133,9 @@ pub fn resize(
         .try_for_each(|(i, band)| -> Result<(), KernelError> {
             cancel.check()?;
             let (y0, band_height) = (i * rows, band.len() / row_bytes);
-            let mut dst = FirImage::from_slice_u8(width as u32, band_height as u32, band, pixel_type)
-                .map_err(|e| fail(&e))?;
+            let mut dst =
+                FirImage::from_slice_u8(width as u32, band_height as u32, band, pixel_type)
+                    .map_err(|e| fail(&e))?;
             // The source rows behind output rows y0 .. y0 + band_height, at the whole image's scale.
             let top = y0 as f64 * scale;
             let bottom = if y0 + band_height == height {
@@ -209,10 +210,14 @@ mod tests {
 
     /// The same resize as one call of the crate, the way it would do it unbanded.
     fn whole(view: &ImageView, width: usize, height: usize, filter: Filter) -> Vec<u8> {
-        let pixel_type = [PixelType::U8, PixelType::U8x2, PixelType::U8x3, PixelType::U8x4]
-            [view.channels - 1];
-        let src = ImageRef::new(view.width as u32, view.height as u32, view.data, pixel_type)
-            .unwrap();
+        let pixel_type = [
+            PixelType::U8,
+            PixelType::U8x2,
+            PixelType::U8x3,
+            PixelType::U8x4,
+        ][view.channels - 1];
+        let src =
+            ImageRef::new(view.width as u32, view.height as u32, view.data, pixel_type).unwrap();
         let mut dst = FirImage::new(width as u32, height as u32, pixel_type);
         let algorithm = match filter {
             Filter::Nearest => ResizeAlg::Nearest,
@@ -232,7 +237,9 @@ mod tests {
             let (w, h) = (97, 61);
             let data: Vec<u8> = (0..w * h * channels)
                 .map(|i| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     // smooth-ish content with noise, alpha varying too
                     ((i / channels) % w * 2 + (seed >> 60) as usize) as u8
                 })
@@ -258,7 +265,11 @@ mod tests {
                     // transparent pixel.
                     let alpha = channels % 2 == 0;
                     let premultiplied = |px: &[u8]| -> Vec<f64> {
-                        let a = if alpha { px[channels - 1] as f64 / 255.0 } else { 1.0 };
+                        let a = if alpha {
+                            px[channels - 1] as f64 / 255.0
+                        } else {
+                            1.0
+                        };
                         let colours = if alpha { channels - 1 } else { channels };
                         let mut v: Vec<f64> = px[..colours].iter().map(|c| *c as f64 * a).collect();
                         if alpha {
