@@ -188,8 +188,11 @@ suite('queue and settings', () => {
     try {
       const before = offload.stats()
       const order = []
+      // Inputs above the inline limit, so every call goes through the queue; the first is long
+      // enough to hold the one slot while the rest are submitted.
+      const input = (i) => (i === 0 ? long : Float64Array.from({ length: 5000 }, (_, j) => (j * (i + 3)) % 977))
       const calls = Array.from({ length: 8 }, (_, i) =>
-        offload.sort(new Float64Array([i, -i, 0])).then((r) => {
+        offload.sort(input(i)).then((r) => {
           order.push(i)
           return r
         }),
@@ -197,8 +200,9 @@ suite('queue and settings', () => {
       const mid = offload.stats()
       assert.equal(mid.running, 1)
       assert.equal(mid.queued, 7)
+      assert.equal(mid.inFlight, 1)
       const results = await Promise.all(calls)
-      results.forEach((r, i) => assert.deepEqual(Array.from(r), [-i, 0, i].sort((a, b) => a - b)))
+      results.forEach((r, i) => assert.deepEqual(r, input(i).slice().sort()))
       assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7])
       const end = offload.stats()
       assert.equal(end.completed - before.completed, 8)

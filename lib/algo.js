@@ -4,6 +4,7 @@
 
 const native = require('./native.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
+const { LIMITS } = require('./inline.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
@@ -71,6 +72,7 @@ const matmul = operation('matmul', (a, b, options) => {
   const run = lhs.kind === 'Float64Array' ? native.matmulF64 : native.matmulF32
   return {
     signal,
+    inline: lhs.rows * lhs.cols * rhs.cols <= LIMITS.matmul,
     start: async (token) => ({ data: await run(lhs.data, rhs.data, lhs.rows, lhs.cols, rhs.cols, token), rows: lhs.rows, cols: rhs.cols }),
   }
 })

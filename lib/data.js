@@ -4,6 +4,7 @@
 
 const native = require('./native.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
+const { LIMITS } = require('./inline.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
@@ -20,10 +21,11 @@ const sort = operation('sort', (array, options) => {
   const descending = v.boolean(opts.descending, 'options.descending', false)
   const inPlace = v.boolean(opts.inPlace, 'options.inPlace', false)
   const signal = v.signal(opts.signal)
+  const inline = v.lengthOf(array) <= LIMITS.sort
   if (inPlace) {
-    return { signal, start: (token) => native.sortInPlace(array, descending, token).then(() => array) }
+    return { signal, inline, start: (token) => native.sortInPlace(array, descending, token).then(() => array) }
   }
-  return { signal, start: (token) => native.sortCopy(array, descending, token).then((sorted) => sameKind(sorted, array)) }
+  return { signal, inline, start: (token) => native.sortCopy(array, descending, token).then((sorted) => sameKind(sorted, array)) }
 })
 
 const argsort = operation('argsort', (array, options) => {
@@ -35,7 +37,7 @@ const argsort = operation('argsort', (array, options) => {
   if (length > 2 ** 32) {
     throw outOfRange('array.length', 'at most 2 ** 32 (indices are a Uint32Array)', length)
   }
-  return { signal, start: (token) => native.argsort(array, descending, token) }
+  return { signal, inline: length <= LIMITS.argsort, start: (token) => native.argsort(array, descending, token) }
 })
 
 const describe = operation('describe', (array, options) => {
@@ -47,7 +49,7 @@ const describe = operation('describe', (array, options) => {
     if (!Number.isFinite(ddof) || ddof < 0) throw outOfRange('options.ddof', 'a finite number >= 0', ddof)
   }
   const signal = v.signal(opts.signal)
-  return { signal, start: (token) => native.describe(array, ddof, token) }
+  return { signal, inline: v.lengthOf(array) <= LIMITS.describe, start: (token) => native.describe(array, ddof, token) }
 })
 
 /** `probs` as a fresh Float64Array of numbers in [0, 1]. */
@@ -102,7 +104,8 @@ const histogram = operation('histogram', (array, options) => {
     if (min > max) throw invalidValue('options.range', range, 'must have min <= max')
   }
   const signal = v.signal(opts.signal)
-  return { signal, start: (token) => native.histogram(array, bins, min, max, token) }
+  const inline = v.lengthOf(array) <= LIMITS.histogram && bins <= 4096
+  return { signal, inline, start: (token) => native.histogram(array, bins, min, max, token) }
 })
 
 module.exports = { argsort, describe, histogram, quantiles, sort }

@@ -8,6 +8,7 @@ const { isAnyArrayBuffer } = require('node:util').types
 
 const native = require('./native.js')
 const { invalidType, invalidValue } = require('./errors.js')
+const { LIMITS } = require('./inline.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
@@ -77,13 +78,15 @@ function list(value, name) {
 const hash = operation('hash', (input, options) => {
   const bytes = bytesOf(input, 'input')
   const { algorithm, encoding, signal } = hashOptions(options)
-  return { signal, start: async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding) }
+  const inline = bytes.byteLength <= LIMITS.hash[algorithm]
+  return { signal, inline, start: async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding) }
 })
 
 const hashMany = operation('hashMany', (inputs, options) => {
   const views = list(inputs, 'inputs').map((input, i) => bytesOf(input, `inputs[${i}]`))
   const { algorithm, encoding, signal } = hashOptions(options)
-  return { signal, start: async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding) }
+  const inline = views.length <= 1 && (views.length === 0 || views[0].byteLength <= LIMITS.hash[algorithm])
+  return { signal, inline, start: async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding) }
 })
 
 const hashFile = operation('hashFile', (path, options) => {

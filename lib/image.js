@@ -6,6 +6,7 @@
 
 const native = require('./native.js')
 const { invalidType, invalidValue, outOfRange, withCode } = require('./errors.js')
+const { LIMITS } = require('./inline.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
@@ -77,7 +78,8 @@ function imageOf(image, name = 'image') {
 const grayscale = operation('grayscale', (image, options) => {
   const img = imageOf(image)
   const signal = v.signal(v.options(options, 'options', ['signal']).signal)
-  return { signal, start: (token) => native.grayscale(img.bytes, img.width, img.height, img.channels, token) }
+  const inline = img.width * img.height <= LIMITS.grayscale
+  return { signal, inline, start: (token) => native.grayscale(img.bytes, img.width, img.height, img.channels, token) }
 })
 
 const blur = operation('blur', (image, options) => {
@@ -115,8 +117,10 @@ const resize = operation('resize', (image, options) => {
   if (typeof filter !== 'string') throw invalidType('options.filter', 'of type string', filter)
   if (!FILTERS.includes(filter)) throw invalidValue('options.filter', filter, `must be one of ${FILTERS.join(', ')}`)
   const signal = v.signal(opts.signal)
+  const inline = img.width * img.height <= LIMITS.resize && width * height <= LIMITS.resize
   return {
     signal,
+    inline,
     start: (token) => native.resize(img.bytes, img.width, img.height, img.channels, width, height, filter, token),
   }
 })

@@ -51,14 +51,14 @@ function withCallerStack(error, holder) {
 
 /**
  * A public operation. `prepare(...args)` checks the arguments (throwing the Node-style error
- * for a misuse) and returns `{ start, signal }`, where `start(token)` calls one native
- * operation with the call's CancelToken and returns its Promise. The operation never throws:
- * a bad argument is a rejected Promise, counted as failed.
+ * for a misuse) and returns `{ start, signal, inline }`, where `start(token)` calls one native
+ * operation with the call's CancelToken and returns its Promise, and `inline` says the input
+ * is tiny enough to run on this thread at once (no queue, no slot, no thread hop). The
+ * operation never throws: a bad argument is a rejected Promise, counted as failed.
  */
 function operation(name, prepare) {
   const op = {
     [name](...args) {
-      const stack = captureStack(op)
       let call
       try {
         call = prepare(...args)
@@ -66,10 +66,37 @@ function operation(name, prepare) {
         counters.failed++
         return Promise.reject(error)
       }
-      return submit(call.start, call.signal, stack)
+      // An inline call's errors are made while the caller is still on the stack; a queued
+      // call's are made later, from libuv, so its caller's stack is recorded now.
+      if (call.inline) return runInline(call.start, call.signal)
+      return submit(call.start, call.signal, captureStack(op))
     },
   }[name]
   return op
+}
+
+/** Runs a tiny call now, on this thread: the native side settles its Promise before returning. */
+function runInline(start, signal) {
+  if (signal !== undefined && signal.aborted) {
+    counters.cancelled++
+    return Promise.reject(abortError(signal))
+  }
+  let promise
+  try {
+    promise = start(new native.CancelToken(true))
+  } catch (error) {
+    promise = Promise.reject(error)
+  }
+  return promise.then(
+    (value) => {
+      counters.completed++
+      return value
+    },
+    (error) => {
+      counters.failed++
+      throw error
+    },
+  )
 }
 
 /**

@@ -10,7 +10,7 @@ use crate::cancel::Cancel;
 use crate::error::{KernelError, KernelResult};
 use crate::inflight::{self, Slot};
 use crate::pool;
-use crate::task::{spawn, Job, Kernel};
+use crate::task::{spawn, Call, Kernel};
 
 /// One call's cancel flag and its place among the calls in flight. `lib/scheduler.js` gets one
 /// from [`try_start_call`] when the process has a free slot, and calls `cancel()` from the
@@ -22,6 +22,8 @@ use crate::task::{spawn, Job, Kernel};
 pub struct CancelToken {
     pub(crate) flag: Cancel,
     slot: Mutex<Option<Slot>>,
+    /// Run the call's kernel now, on the calling thread (tiny inputs): no slot, no task.
+    pub(crate) inline: bool,
 }
 
 impl CancelToken {
@@ -33,10 +35,14 @@ impl CancelToken {
 
 #[napi]
 impl CancelToken {
-    /// A token that holds no slot (for tests and benchmarks that call the binding directly).
+    /// A token that holds no slot: for an inline call (`inline: true`, the kernel runs during
+    /// the call itself), or for tests and benchmarks that call the binding directly.
     #[napi(constructor)]
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(inline: Option<bool>) -> Self {
+        Self {
+            inline: inline.unwrap_or(false),
+            ..Self::default()
+        }
     }
 
     /// Asks the running kernel to stop at its next check.
@@ -59,6 +65,7 @@ pub fn try_start_call() -> Option<CancelToken> {
     inflight::try_acquire().map(|slot| CancelToken {
         flag: Cancel::new(),
         slot: Mutex::new(Some(slot)),
+        inline: false,
     })
 }
 
@@ -176,7 +183,7 @@ impl Kernel for PanicKernel {
 }
 
 #[napi(js_name = "__panicForTests")]
-pub fn panic_for_tests(in_rayon: bool, token: &CancelToken) -> AsyncTask<Job<PanicKernel>> {
+pub fn panic_for_tests(in_rayon: bool, token: &CancelToken) -> Call<PanicKernel> {
     spawn(PanicKernel { in_rayon }, token)
 }
 

@@ -7,6 +7,10 @@
 //!   becomes a rejected Promise instead of an aborted process;
 //! - `reject` (on the JS thread) turns the [`KernelError`] into a JS error of the right class
 //!   with a Node-style `code`.
+//!
+//! A call whose token is marked inline (tiny inputs, chosen by the JS front) runs its kernel
+//! right away on the calling thread instead, under the same `catch_unwind` and error mapping,
+//! and returns an already-settled Promise: a thread hop costs far more than such work.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -35,15 +39,76 @@ pub struct Job<K: Kernel> {
     failure: Option<KernelError>,
 }
 
+/// What an exported operation returns: a Promise either way, settled later by a libuv task or
+/// already settled by an inline run.
+pub enum Call<K: Kernel> {
+    Queued(AsyncTask<Job<K>>),
+    Inline(KernelResult<K::Output>),
+}
+
 /// Wraps `kernel` in an `AsyncTask` that stops when `token` is cancelled and takes the
-/// token's in-flight slot.
-pub fn spawn<K: Kernel>(kernel: K, token: &CancelToken) -> AsyncTask<Job<K>> {
-    AsyncTask::new(Job {
+/// token's in-flight slot; or, for an inline token, runs it now on this thread.
+pub fn spawn<K: Kernel>(mut kernel: K, token: &CancelToken) -> Call<K> {
+    if token.inline {
+        return Call::Inline(run_inline(&mut kernel, &token.flag));
+    }
+    Call::Queued(AsyncTask::new(Job {
         kernel,
         cancel: token.flag.clone(),
         slot: token.take_slot(),
         failure: None,
-    })
+    }))
+}
+
+fn run_inline<K: Kernel>(kernel: &mut K, cancel: &Cancel) -> KernelResult<K::Output> {
+    // Tiny inputs make one chunk, so rayon runs them on this thread; a kernel that asks rayon
+    // for its thread count meets a global pool of one thread, not a pool per core.
+    static GLOBAL_POOL: std::sync::Once = std::sync::Once::new();
+    GLOBAL_POOL.call_once(|| {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "offload-inline".into())
+            .build_global();
+    });
+    match catch_unwind(AssertUnwindSafe(|| {
+        cancel.check()?;
+        kernel.run(cancel)
+    })) {
+        Ok(result) => result,
+        Err(payload) => Err(KernelError::Panic(panic_message(payload.as_ref()))),
+    }
+}
+
+impl<K: Kernel> TypeName for Call<K> {
+    fn type_name() -> &'static str {
+        "Promise"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl<K: Kernel> ToNapiValue for Call<K> {
+    unsafe fn to_napi_value(env: sys::napi_env, call: Self) -> napi::Result<sys::napi_value> {
+        let result = match call {
+            Call::Queued(task) => return unsafe { AsyncTask::to_napi_value(env, task) },
+            Call::Inline(result) => result,
+        };
+        let mut deferred = std::ptr::null_mut();
+        let mut promise = std::ptr::null_mut();
+        check_status!(unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) })?;
+        match result {
+            Ok(output) => {
+                let value = unsafe { K::Output::to_napi_value(env, output)? };
+                check_status!(unsafe { sys::napi_resolve_deferred(env, deferred, value) })?;
+            }
+            Err(failure) => {
+                let error = unsafe { build_error(env, &failure)? };
+                check_status!(unsafe { sys::napi_reject_deferred(env, deferred, error) })?;
+            }
+        }
+        Ok(promise)
+    }
 }
 
 impl<K: Kernel> Task for Job<K> {

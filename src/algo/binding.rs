@@ -8,7 +8,7 @@ use super::{mandelbrot, matmul, primes};
 use crate::cancel::Cancel;
 use crate::control::CancelToken;
 use crate::error::{KernelError, KernelResult};
-use crate::task::{spawn, Job, Kernel};
+use crate::task::{spawn, Call, Kernel};
 
 /// An integer argument that arrived as a JS number: exact, in range.
 fn whole(value: f64, max: u64, name: &str) -> KernelResult<u64> {
@@ -33,7 +33,7 @@ impl Kernel for CountPrimes {
 }
 
 #[napi(js_name = "countPrimes")]
-pub fn count_primes(n: f64, token: &CancelToken) -> AsyncTask<Job<CountPrimes>> {
+pub fn count_primes(n: f64, token: &CancelToken) -> Call<CountPrimes> {
     spawn(CountPrimes { n }, token)
 }
 
@@ -50,7 +50,7 @@ impl Kernel for Primes {
 }
 
 #[napi]
-pub fn primes(n: f64, token: &CancelToken) -> AsyncTask<Job<Primes>> {
+pub fn primes(n: f64, token: &CancelToken) -> Call<Primes> {
     spawn(Primes { n }, token)
 }
 
@@ -122,7 +122,7 @@ pub fn matmul_f64(
     k: f64,
     n: f64,
     token: &CancelToken,
-) -> AsyncTask<Job<Matmul>> {
+) -> Call<Matmul> {
     spawn(
         Matmul {
             operands: Operands::F64(a, b),
@@ -142,7 +142,7 @@ pub fn matmul_f32(
     k: f64,
     n: f64,
     token: &CancelToken,
-) -> AsyncTask<Job<Matmul>> {
+) -> Call<Matmul> {
     spawn(
         Matmul {
             operands: Operands::F32(a, b),
@@ -188,7 +188,7 @@ pub fn mandelbrot(
     scale: f64,
     max_iterations: f64,
     token: &CancelToken,
-) -> AsyncTask<Job<Mandelbrot>> {
+) -> Call<Mandelbrot> {
     spawn(
         Mandelbrot {
             width,

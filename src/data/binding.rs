@@ -10,7 +10,7 @@ use crate::control::CancelToken;
 use crate::convert::with_numeric;
 use crate::convert::{NumericArray, NumericVec};
 use crate::error::{KernelError, KernelResult};
-use crate::task::{spawn, Job, Kernel};
+use crate::task::{spawn, Call, Kernel};
 
 pub struct SortCopy {
     array: NumericArray,
@@ -29,11 +29,7 @@ impl Kernel for SortCopy {
 
 /// Sorts a copy of `array`; resolves to a new typed array of the same kind.
 #[napi(js_name = "sortCopy")]
-pub fn sort_copy(
-    array: NumericArray,
-    descending: bool,
-    token: &CancelToken,
-) -> AsyncTask<Job<SortCopy>> {
+pub fn sort_copy(array: NumericArray, descending: bool, token: &CancelToken) -> Call<SortCopy> {
     spawn(SortCopy { array, descending }, token)
 }
 
@@ -62,7 +58,7 @@ pub fn sort_in_place(
     array: NumericArray,
     descending: bool,
     token: &CancelToken,
-) -> AsyncTask<Job<SortInPlace>> {
+) -> Call<SortInPlace> {
     spawn(SortInPlace { array, descending }, token)
 }
 
@@ -82,11 +78,7 @@ impl Kernel for Argsort {
 }
 
 #[napi]
-pub fn argsort(
-    array: NumericArray,
-    descending: bool,
-    token: &CancelToken,
-) -> AsyncTask<Job<Argsort>> {
+pub fn argsort(array: NumericArray, descending: bool, token: &CancelToken) -> Call<Argsort> {
     spawn(Argsort { array, descending }, token)
 }
 
@@ -127,7 +119,7 @@ impl Kernel for Describe {
 }
 
 #[napi]
-pub fn describe(array: NumericArray, ddof: f64, token: &CancelToken) -> AsyncTask<Job<Describe>> {
+pub fn describe(array: NumericArray, ddof: f64, token: &CancelToken) -> Call<Describe> {
     spawn(Describe { array, ddof }, token)
 }
 
@@ -146,11 +138,7 @@ impl Kernel for Quantiles {
 }
 
 #[napi]
-pub fn quantiles(
-    array: NumericArray,
-    probs: Float64Array,
-    token: &CancelToken,
-) -> AsyncTask<Job<Quantiles>> {
+pub fn quantiles(array: NumericArray, probs: Float64Array, token: &CancelToken) -> Call<Quantiles> {
     spawn(Quantiles { array, probs }, token)
 }
 
@@ -198,7 +186,7 @@ pub fn histogram(
     range_min: Option<f64>,
     range_max: Option<f64>,
     token: &CancelToken,
-) -> AsyncTask<Job<Histogram>> {
+) -> Call<Histogram> {
     let range = range_min.zip(range_max);
     spawn(Histogram { array, bins, range }, token)
 }

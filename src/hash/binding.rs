@@ -9,7 +9,7 @@ use super::kernel::{self, Algorithm};
 use crate::cancel::Cancel;
 use crate::control::CancelToken;
 use crate::error::KernelResult;
-use crate::task::{spawn, Job, Kernel};
+use crate::task::{spawn, Call, Kernel};
 
 pub struct HashBytes {
     input: Uint8Array,
@@ -29,11 +29,7 @@ impl Kernel for HashBytes {
 }
 
 #[napi(js_name = "hashBytes")]
-pub fn hash_bytes(
-    input: Uint8Array,
-    algorithm: String,
-    token: &CancelToken,
-) -> AsyncTask<Job<HashBytes>> {
+pub fn hash_bytes(input: Uint8Array, algorithm: String, token: &CancelToken) -> Call<HashBytes> {
     spawn(HashBytes { input, algorithm }, token)
 }
 
@@ -58,7 +54,7 @@ pub fn hash_many(
     inputs: Vec<Uint8Array>,
     algorithm: String,
     token: &CancelToken,
-) -> AsyncTask<Job<HashMany>> {
+) -> Call<HashMany> {
     spawn(HashMany { inputs, algorithm }, token)
 }
 
@@ -80,10 +76,6 @@ impl Kernel for HashFiles {
 }
 
 #[napi(js_name = "hashFiles")]
-pub fn hash_files(
-    paths: Vec<String>,
-    algorithm: String,
-    token: &CancelToken,
-) -> AsyncTask<Job<HashFiles>> {
+pub fn hash_files(paths: Vec<String>, algorithm: String, token: &CancelToken) -> Call<HashFiles> {
     spawn(HashFiles { paths, algorithm }, token)
 }

@@ -8,7 +8,7 @@ use super::{blur, grayscale, resize, Image, ImageView};
 use crate::cancel::Cancel;
 use crate::control::CancelToken;
 use crate::error::{KernelError, KernelResult};
-use crate::task::{spawn, Job, Kernel};
+use crate::task::{spawn, Call, Kernel};
 
 /// An image going back to JS.
 #[napi(object)]
@@ -114,7 +114,7 @@ fn run(
     channels: f64,
     operation: Operation,
     token: &CancelToken,
-) -> AsyncTask<Job<ImageKernel>> {
+) -> Call<ImageKernel> {
     spawn(
         ImageKernel {
             source: Source {
@@ -136,7 +136,7 @@ pub fn grayscale(
     height: f64,
     channels: f64,
     token: &CancelToken,
-) -> AsyncTask<Job<ImageKernel>> {
+) -> Call<ImageKernel> {
     run(data, width, height, channels, Operation::Grayscale, token)
 }
 
@@ -148,7 +148,7 @@ pub fn blur(
     channels: f64,
     sigma: f64,
     token: &CancelToken,
-) -> AsyncTask<Job<ImageKernel>> {
+) -> Call<ImageKernel> {
     run(
         data,
         width,
@@ -170,7 +170,7 @@ pub fn resize(
     new_height: f64,
     filter: String,
     token: &CancelToken,
-) -> AsyncTask<Job<ImageKernel>> {
+) -> Call<ImageKernel> {
     run(
         data,
         width,

@@ -1,0 +1,623 @@
+//! `npm run bench:native`: every kernel beside the best native code for the same job, on the
+//! same data, in one process, on one rayon pool. Prints medians, the cores each side actually
+//! got (process CPU time over wall time) and the ratio offload / best (under 1.0: offload wins).
+//!
+//! `cargo run --release -- [filter]` runs only the rows whose name contains `filter`.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use fast_image_resize as fir;
+use offload::cancel::Cancel;
+use rayon::prelude::*;
+
+/// Process CPU time (user + system) in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    t(usage.ru_utime) + t(usage.ru_stime)
+}
+
+#[derive(Clone, Copy)]
+struct Sample {
+    ms: f64,
+    cores: f64,
+}
+
+/// Median wall time of `runs` runs of `run` on fresh input from `setup` (not timed), and the
+/// cores used in that median run.
+fn measure<S>(runs: usize, mut setup: impl FnMut() -> S, mut run: impl FnMut(S)) -> Sample {
+    let mut samples: Vec<Sample> = (0..runs)
+        .map(|_| {
+            let input = setup();
+            let (c0, t0) = (cpu_seconds(), Instant::now());
+            run(input);
+            let wall = t0.elapsed().as_secs_f64();
+            Sample {
+                ms: wall * 1e3,
+                cores: (cpu_seconds() - c0) / wall,
+            }
+        })
+        .collect();
+    samples.sort_by(|a, b| a.ms.total_cmp(&b.ms));
+    samples[runs / 2]
+}
+
+struct Row {
+    work: String,
+    ours: Sample,
+    best: Sample,
+    best_name: String,
+    others: Vec<(String, Sample)>,
+}
+
+fn print_row(row: &Row) {
+    let others: Vec<String> = row
+        .others
+        .iter()
+        .map(|(name, s)| format!("{name} {:.1} ms", s.ms))
+        .collect();
+    println!(
+        "| {} | {:.1} ms ({:.1} cores) | {} {:.1} ms ({:.1} cores) | {:.2}x | {} |",
+        row.work,
+        row.ours.ms,
+        row.ours.cores,
+        row.best_name,
+        row.best.ms,
+        row.best.cores,
+        row.ours.ms / row.best.ms,
+        if others.is_empty() {
+            "".to_string()
+        } else {
+            others.join("; ")
+        },
+    );
+}
+
+/// The fastest of several peers becomes the yardstick; the rest are shown beside it.
+fn row(work: &str, ours: Sample, peers: Vec<(&str, Sample)>) -> Row {
+    let mut peers: Vec<(String, Sample)> =
+        peers.into_iter().map(|(n, s)| (n.to_string(), s)).collect();
+    peers.sort_by(|a, b| a.1.ms.total_cmp(&b.1.ms));
+    let (best_name, best) = peers.remove(0);
+    Row {
+        work: work.to_string(),
+        ours,
+        best,
+        best_name,
+        others: peers,
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn float_data(n: usize, shape: &str) -> Vec<f64> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut v: Vec<f64> = match shape {
+        "few-distinct" => (0..n).map(|_| (rng.next() % 16) as f64).collect(),
+        // many small values, a long tail of large ones
+        "skewed" => (0..n).map(|_| rng.unit().powi(8) * 1e6).collect(),
+        _ => (0..n).map(|_| rng.unit() * 2e6 - 1e6).collect(),
+    };
+    if shape == "sorted" {
+        v.sort_by(f64::total_cmp);
+    }
+    v
+}
+
+fn int_data(n: usize, shape: &str) -> Vec<i32> {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut v: Vec<i32> = match shape {
+        "few-distinct" => (0..n).map(|_| (rng.next() % 16) as i32).collect(),
+        "skewed" => (0..n).map(|_| (rng.unit().powi(8) * 1e9) as i32).collect(),
+        _ => (0..n).map(|_| rng.next() as i32).collect(),
+    };
+    if shape == "sorted" {
+        v.sort_unstable();
+    }
+    v
+}
+
+fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+    use rdst::RadixSort as _;
+    use voracious_radix_sort::RadixSort as _;
+    let n = 10_000_000;
+    for shape in ["uniform", "sorted", "few-distinct", "skewed"] {
+        let name = format!("sort 10M float64, {shape}");
+        if wanted(&name) {
+            let data = float_data(n, shape);
+            let c = Cancel::new();
+            let ours = measure(
+                runs,
+                || data.clone(),
+                |mut v| offload::data::sort::sort(&mut v, false, &c).unwrap(),
+            );
+            let voracious = measure(runs, || data.clone(), |mut v| v.voracious_mt_sort(threads));
+            let rdst = measure(runs, || data.clone(), |mut v| v.radix_sort_unstable());
+            let std_par = measure(
+                runs,
+                || data.clone(),
+                |mut v| v.par_sort_unstable_by(f64::total_cmp),
+            );
+            rows.push(row(
+                &name,
+                ours,
+                vec![
+                    ("voracious_mt_sort", voracious),
+                    ("rdst", rdst),
+                    ("par_sort_unstable", std_par),
+                ],
+            ));
+            print_row(rows.last().unwrap());
+        }
+        let name = format!("sort 10M int32, {shape}");
+        if wanted(&name) {
+            let data = int_data(n, shape);
+            let c = Cancel::new();
+            let ours = measure(
+                runs,
+                || data.clone(),
+                |mut v| offload::data::sort::sort(&mut v, false, &c).unwrap(),
+            );
+            let voracious = measure(runs, || data.clone(), |mut v| v.voracious_mt_sort(threads));
+            let rdst = measure(runs, || data.clone(), |mut v| v.radix_sort_unstable());
+            let std_par = measure(runs, || data.clone(), |mut v| v.par_sort_unstable());
+            rows.push(row(
+                &name,
+                ours,
+                vec![
+                    ("voracious_mt_sort", voracious),
+                    ("rdst", rdst),
+                    ("par_sort_unstable", std_par),
+                ],
+            ));
+            print_row(rows.last().unwrap());
+        }
+    }
+    let name = "argsort 10M float64, uniform";
+    if wanted(name) {
+        // The peers sort (key, index) pairs, the usual way to get a stable argsort natively.
+        let data = float_data(n, "uniform");
+        let c = Cancel::new();
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(offload::data::sort::argsort(&data, false, &c).unwrap());
+            },
+        );
+        let pairs = || -> Vec<(u64, u32)> {
+            data.iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    let b = x.to_bits();
+                    let key = if b >> 63 == 1 { !b } else { b | (1 << 63) };
+                    (key, i as u32)
+                })
+                .collect()
+        };
+        let rdst = measure(
+            runs,
+            || (),
+            |_| {
+                let mut p: Vec<u64> = pairs().into_iter().map(|(k, _)| k).collect();
+                p.radix_sort_unstable();
+                black_box(p);
+            },
+        );
+        let std_par = measure(
+            runs,
+            || (),
+            |_| {
+                let mut p = pairs();
+                p.par_sort_by_key(|x| x.0);
+                black_box(p.into_iter().map(|x| x.1).collect::<Vec<u32>>());
+            },
+        );
+        rows.push(row(
+            name,
+            ours,
+            vec![
+                ("rdst on the keys alone (no indices)", rdst),
+                ("par_sort_by_key of pairs", std_par),
+            ],
+        ));
+        print_row(rows.last().unwrap());
+    }
+}
+
+/// 16 independent lanes of sum, sum of squares, min and max: the plain loop at memory speed.
+fn plain_describe(values: &[f64]) -> (f64, f64, f64, f64) {
+    values
+        .par_chunks(1 << 16)
+        .map(|c| {
+            let mut s = [0f64; 16];
+            let mut q = [0f64; 16];
+            let mut lo = [f64::INFINITY; 16];
+            let mut hi = [f64::NEG_INFINITY; 16];
+            let mut groups = c.chunks_exact(16);
+            for g in &mut groups {
+                for l in 0..16 {
+                    let x = g[l];
+                    s[l] += x;
+                    q[l] += x * x;
+                    lo[l] = if x < lo[l] { x } else { lo[l] };
+                    hi[l] = if x > hi[l] { x } else { hi[l] };
+                }
+            }
+            for &x in groups.remainder() {
+                s[0] += x;
+                q[0] += x * x;
+                lo[0] = lo[0].min(x);
+                hi[0] = hi[0].max(x);
+            }
+            (
+                s.iter().sum::<f64>(),
+                q.iter().sum::<f64>(),
+                lo.iter().copied().fold(f64::INFINITY, f64::min),
+                hi.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            )
+        })
+        .reduce(
+            || (0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY),
+            |a, b| (a.0 + b.0, a.1 + b.1, a.2.min(b.2), a.3.max(b.3)),
+        )
+}
+
+/// Four interleaved sub-histograms per 1M-element task.
+fn plain_histogram(values: &[f64], bins: usize, lo: f64, hi: f64) -> Vec<u64> {
+    let scale = bins as f64 / (hi - lo);
+    values
+        .par_chunks(1 << 20)
+        .map(|c| {
+            let mut h = vec![0u32; 4 * bins];
+            for (i, &x) in c.iter().enumerate() {
+                if x >= lo && x <= hi {
+                    let b = (((x - lo) * scale) as usize).min(bins - 1);
+                    h[(i & 3) * bins + b] += 1;
+                }
+            }
+            let mut out = vec![0u64; bins];
+            for part in h.chunks_exact(bins) {
+                out.iter_mut().zip(part).for_each(|(o, c)| *o += *c as u64);
+            }
+            out
+        })
+        .reduce(
+            || vec![0u64; bins],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        )
+}
+
+fn stats_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+    let names = [
+        "describe 100M float64",
+        "histogram 100M float64, 256 bins, range given",
+        "histogram 100M float64, 256 bins, no range",
+        "quantiles 100M float64, p50 and p99",
+    ];
+    if !names.iter().any(|n| wanted(n)) {
+        return;
+    }
+    let data = float_data(100_000_000, "uniform");
+    let c = Cancel::new();
+    if wanted(names[0]) {
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(offload::data::describe::describe(&data, 0.0, &c).unwrap());
+            },
+        );
+        let plain = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(plain_describe(&data));
+            },
+        );
+        rows.push(row(names[0], ours, vec![("plain rayon, 16 lanes", plain)]));
+        print_row(rows.last().unwrap());
+    }
+    for (name, range) in [
+        (names[1], Some((-1e6, 1e6))),
+        (names[2], None::<(f64, f64)>),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(offload::data::histogram::histogram(&data, 256, range, &c).unwrap());
+            },
+        );
+        let plain = measure(
+            runs,
+            || (),
+            |_| {
+                let (lo, hi) = range.unwrap_or_else(|| {
+                    let (_, _, lo, hi) = plain_describe(&data);
+                    (lo, hi)
+                });
+                black_box(plain_histogram(&data, 256, lo, hi));
+            },
+        );
+        rows.push(row(name, ours, vec![("plain rayon, 4 sub-histograms", plain)]));
+        print_row(rows.last().unwrap());
+    }
+    if wanted(names[3]) {
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(offload::data::quantiles::quantiles(&data, &[0.5, 0.99], &c).unwrap());
+            },
+        );
+        // select_nth_unstable on a scratch copy (made outside the timing).
+        let plain = measure(
+            runs,
+            || data.clone(),
+            |mut v| {
+                let n = v.len();
+                let (lower, _, _) = v.select_nth_unstable_by((n - 1) / 2, f64::total_cmp);
+                black_box(lower.len());
+                let k = ((n - 1) as f64 * 0.99) as usize;
+                black_box(*v.select_nth_unstable_by(k, f64::total_cmp).1);
+            },
+        );
+        rows.push(row(names[3], ours, vec![("select_nth_unstable", plain)]));
+        print_row(rows.last().unwrap());
+    }
+}
+
+fn matmul_row(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+    let name = "matmul 1024 x 1024 float64";
+    if !wanted(name) {
+        return;
+    }
+    let n = 1024;
+    let mut rng = Rng(7);
+    let a: Vec<f64> = (0..n * n).map(|_| rng.unit()).collect();
+    let b: Vec<f64> = (0..n * n).map(|_| rng.unit()).collect();
+    let c = Cancel::new();
+    let ours = measure(
+        runs,
+        || (),
+        |_| {
+            black_box(offload::algo::matmul::matmul(&a, n, n, &b, n, &c).unwrap());
+        },
+    );
+    let faer_direct = measure(
+        runs,
+        || (),
+        |_| {
+            let mut out = vec![0f64; n * n];
+            let dst = faer::MatMut::from_row_major_slice_mut(&mut out, n, n);
+            faer::linalg::matmul::matmul(
+                dst,
+                faer::Accum::Replace,
+                faer::MatRef::from_row_major_slice(&a, n, n),
+                faer::MatRef::from_row_major_slice(&b, n, n),
+                1.0,
+                faer::Par::rayon(0),
+            );
+            black_box(out);
+        },
+    );
+    let gflops = |s: Sample| 2.0 * (n * n * n) as f64 / (s.ms * 1e6);
+    println!(
+        "  (matmul: offload {:.0} GFLOPS, faer {:.0} GFLOPS)",
+        gflops(ours),
+        gflops(faer_direct)
+    );
+    rows.push(row(name, ours, vec![("faer, called directly", faer_direct)]));
+    print_row(rows.last().unwrap());
+}
+
+fn resize_row(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+    let name = "resize 3840x2160 RGBA to 1920x1080, Lanczos3";
+    if !wanted(name) {
+        return;
+    }
+    let (w, h) = (3840usize, 2160usize);
+    let mut rng = Rng(3);
+    let pixels: Vec<u8> = (0..w * h * 4).map(|_| (rng.next() >> 56) as u8).collect();
+    let view = offload::image::ImageView {
+        data: &pixels,
+        width: w,
+        height: h,
+        channels: 4,
+    };
+    let c = Cancel::new();
+    let ours = measure(
+        runs,
+        || (),
+        |_| {
+            black_box(
+                offload::image::resize::resize(
+                    &view,
+                    1920,
+                    1080,
+                    offload::image::resize::Filter::Lanczos3,
+                    &c,
+                )
+                .unwrap(),
+            );
+        },
+    );
+    let direct = measure(
+        runs,
+        || (),
+        |_| {
+            let src = fir::images::ImageRef::new(w as u32, h as u32, &pixels, fir::PixelType::U8x4)
+                .unwrap();
+            let mut dst = fir::images::Image::new(1920, 1080, fir::PixelType::U8x4);
+            let options = fir::ResizeOptions::new()
+                .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3))
+                .use_alpha(true);
+            fir::Resizer::new().resize(&src, &mut dst, &options).unwrap();
+            black_box(dst);
+        },
+    );
+    rows.push(row(name, ours, vec![("fast_image_resize, called directly", direct)]));
+    print_row(rows.last().unwrap());
+}
+
+fn hash_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+    use offload::hash::kernel::{hash_bytes, Algorithm};
+    use sha2::Digest as _;
+    let names = ["hash 1 GiB, BLAKE3", "hash 1 GiB, SHA-256", "hash 1 GiB, xxh3-64"];
+    if !names.iter().any(|n| wanted(n)) {
+        return;
+    }
+    let mut rng = Rng(5);
+    let bytes: Vec<u8> = (0..1usize << 30).map(|_| (rng.next() >> 56) as u8).collect();
+    let c = Cancel::new();
+    let ours = |algorithm| {
+        measure(
+            runs,
+            || (),
+            |_| {
+                black_box(hash_bytes(algorithm, &bytes, &c).unwrap());
+            },
+        )
+    };
+    if wanted(names[0]) {
+        let s = ours(Algorithm::Blake3);
+        let direct = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(blake3::Hasher::new().update_rayon(&bytes).finalize());
+            },
+        );
+        rows.push(row(names[0], s, vec![("blake3 update_rayon", direct)]));
+        print_row(rows.last().unwrap());
+    }
+    if wanted(names[1]) {
+        let s = ours(Algorithm::Sha256);
+        let direct = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(sha2::Sha256::digest(&bytes));
+            },
+        );
+        rows.push(row(names[1], s, vec![("sha2", direct)]));
+        print_row(rows.last().unwrap());
+    }
+    if wanted(names[2]) {
+        let s = ours(Algorithm::Xxh3_64);
+        let direct = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(twox_hash::XxHash3_64::oneshot(&bytes));
+            },
+        );
+        rows.push(row(names[2], s, vec![("twox-hash oneshot", direct)]));
+        print_row(rows.last().unwrap());
+    }
+}
+
+fn primes_row(threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+    let name = "countPrimes 1e10";
+    if !wanted(name) {
+        return;
+    }
+    let c = Cancel::new();
+    let ours = measure(
+        3,
+        || (),
+        |_| {
+            assert_eq!(
+                offload::algo::primes::count_primes(10_000_000_000, &c).unwrap(),
+                455_052_511
+            );
+        },
+    );
+    let available = std::process::Command::new("primesieve")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        println!(
+            "| {name} | {:.1} ms ({:.1} cores) | primesieve not installed (apt-get install primesieve) | | |",
+            ours.ms, ours.cores
+        );
+        return;
+    }
+    // The external program: its wall time includes starting a process (about a millisecond).
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let t0 = Instant::now();
+            let out = std::process::Command::new("primesieve")
+                .args(["1e10", "--count=1", "--quiet", &format!("--threads={threads}")])
+                .output()
+                .expect("primesieve runs");
+            assert!(String::from_utf8_lossy(&out.stdout).trim() == "455052511");
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let theirs = Sample {
+        ms: times[1],
+        cores: f64::NAN, // another process: its CPU time is not ours to read
+    };
+    rows.push(row(name, ours, vec![("primesieve (CLI)", theirs)]));
+    print_row(rows.last().unwrap());
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn main() {
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    let wanted = |name: &str| filter.is_empty() || name.contains(filter.as_str());
+    let pool = offload::pool::current().expect("the rayon pool starts");
+    let threads = pool.current_num_threads();
+    println!(
+        "offload native benchmark: {}, {} threads in the pool; medians; cores = CPU time / wall time",
+        cpu_model(),
+        threads
+    );
+    println!();
+    println!("| work | offload | best native, same run | offload / best | others |");
+    println!("|---|---:|---:|---:|---|");
+    let mut rows = Vec::new();
+    pool.install(|| {
+        sort_rows(5, threads, &mut rows, &wanted);
+        stats_rows(5, &mut rows, &wanted);
+        matmul_row(7, &mut rows, &wanted);
+        resize_row(9, &mut rows, &wanted);
+        hash_rows(3, &mut rows, &wanted);
+        primes_row(threads, &mut rows, &wanted);
+    });
+}
