@@ -2,6 +2,8 @@
 // Type definitions for offload. Every operation returns a Promise and never throws
 // synchronously: invalid arguments reject with a TypeError or RangeError carrying a Node-style
 // `code`; an aborted call rejects with an AbortError (`code: 'ABORT_ERR'`, `cause: signal.reason`).
+// Calls on tiny inputs run during the call, on the calling thread, and return a settled Promise
+// (see the README, "Tiny inputs run inline"); larger ones run on libuv and rayon threads.
 
 /**
  * Any numeric typed array: offload reads it in place (do not modify it until the Promise
