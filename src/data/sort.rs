@@ -11,6 +11,53 @@ use crate::reaper::FreeLater;
 /// Elements per parallel task in the element-wise passes.
 const CHUNK: usize = 1 << 16;
 
+/// What one pass over the keys learns: OR and AND of all keys (the bits that vary), and
+/// whether they are already in order (first and last key of the run, for joining runs).
+#[derive(Clone, Copy)]
+struct Scan {
+    or: u64,
+    and: u64,
+    sorted: bool,
+    first: u64,
+    last: u64,
+}
+
+impl Scan {
+    fn of(keys: impl Iterator<Item = u64>) -> Option<Scan> {
+        let mut keys = keys;
+        let first = keys.next()?;
+        let mut scan = Scan {
+            or: first,
+            and: first,
+            sorted: true,
+            first,
+            last: first,
+        };
+        for k in keys {
+            scan.or |= k;
+            scan.and &= k;
+            scan.sorted &= scan.last <= k;
+            scan.last = k;
+        }
+        Some(scan)
+    }
+
+    /// `a` then `b`, in that order (rayon's reduce keeps the order of an indexed iterator).
+    fn join(a: Option<Scan>, b: Option<Scan>) -> Option<Scan> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Scan {
+                or: a.or | b.or,
+                and: a.and & b.and,
+                sorted: a.sorted && b.sorted && a.last <= b.first,
+                first: a.first,
+                last: b.last,
+            }),
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+}
+
 /// Rewrites `keys` (holding `T::Key`s) as the `T` values they stand for, in place.
 fn keys_to_values<T: Element>(keys: &mut [T::Key], descending: bool) {
     for k in keys {
@@ -58,25 +105,43 @@ pub fn sort<T: Element>(
 ) -> Result<(), KernelError> {
     let n = data.len();
     // Rewrite the values as keys in place, noting which key bits vary.
-    let (or, and) = data
+    let scan = data
         .par_chunks_mut(CHUNK)
         .map(|c| {
             if cancel.is_cancelled() {
-                return (0, u64::MAX); // skip the rest; checked below
+                return None; // skip the rest; checked below
             }
-            or_and(c.iter_mut().map(|v| {
+            Scan::of(c.iter_mut().map(|v| {
                 let k = v.key(descending);
                 // SAFETY: Key has T's size and alignment; every bit pattern is a valid key.
                 unsafe { (v as *mut T).cast::<T::Key>().write(k) };
                 k.to_u64()
             }))
         })
-        .reduce(|| (0, u64::MAX), merge_or_and);
+        .reduce(|| None, Scan::join);
     cancel.check()?;
     // SAFETY: as above; from here on `data` holds keys until `finish` turns them back.
     let keys: &mut [T::Key] =
         unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), n) };
-    sort_keys::<T>(keys, or ^ and, descending, cancel)
+    sort_scanned::<T>(keys, scan, descending, cancel)
+}
+
+/// Sorts keys after their scan: keys already in order only turn back into values.
+fn sort_scanned<T: Element>(
+    keys: &mut [T::Key],
+    scan: Option<Scan>,
+    descending: bool,
+    cancel: &Cancel,
+) -> Result<(), KernelError> {
+    match scan {
+        None => Ok(()), // empty
+        Some(scan) if scan.sorted => {
+            keys.par_chunks_mut(CHUNK)
+                .for_each(|piece| keys_to_values::<T>(piece, descending));
+            Ok(())
+        }
+        Some(scan) => sort_keys::<T>(keys, scan.or ^ scan.and, descending, cancel),
+    }
 }
 
 /// A sorted copy of `data` (which is only read).
@@ -88,21 +153,21 @@ pub fn sorted_copy<T: Element>(
     let n = data.len();
     // Build the keys straight into the result buffer (fresh pages, touched once).
     let mut keys = FreeLater::new(try_zeroed_vec::<T::Key>(n, "the sorted array")?);
-    let (or, and) = keys
+    let scan = keys
         .par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK))
         .map(|(k, v)| {
             if cancel.is_cancelled() {
-                return (0, u64::MAX);
+                return None;
             }
-            or_and(k.iter_mut().zip(v).map(|(k, v)| {
+            Scan::of(k.iter_mut().zip(v).map(|(k, v)| {
                 *k = v.key(descending);
                 k.to_u64()
             }))
         })
-        .reduce(|| (0, u64::MAX), merge_or_and);
+        .reduce(|| None, Scan::join);
     cancel.check()?;
-    sort_keys::<T>(&mut keys, or ^ and, descending, cancel)?;
+    sort_scanned::<T>(&mut keys, scan, descending, cancel)?;
     let mut keys = std::mem::ManuallyDrop::new(keys.into_inner());
     // SAFETY: every key was turned into a T in place; Key and T share size and alignment, so
     // the allocation's layout is the same for Vec<T>.
@@ -344,5 +409,41 @@ mod tests {
             expected.sort_by_key(|&i| small[i as usize]);
             assert_eq!(idx, expected);
         }
+    }
+
+    #[test]
+    fn sorted_and_nearly_sorted_inputs_come_out_right() {
+        let mut seed = 21;
+        let n = 3 * CHUNK + 17;
+        let mut base = floats(n, &mut seed);
+        base.sort_by(|a, b| js_cmp(*a, *b));
+        let same = |a: &[f64], b: &[f64]| {
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+        };
+        // already in order; out of order only across a chunk boundary; only at the very end;
+        // in order for the other direction
+        let mut across = base.clone();
+        across.swap(CHUNK - 1, CHUNK);
+        let mut at_end = base.clone();
+        at_end.swap(n - 2, n - 1);
+        for (name, input) in [("sorted", &base), ("across", &across), ("at end", &at_end)] {
+            let mut got = input.clone();
+            sort(&mut got, false, &Cancel::new()).unwrap();
+            assert!(same(&got, &base), "{name}");
+            assert!(
+                same(&sorted_copy(input, false, &Cancel::new()).unwrap(), &base),
+                "{name}"
+            );
+        }
+        let ints: Vec<i32> = (0..n as i32).map(|i| i / 3).collect();
+        let mut expected = ints.clone();
+        expected.reverse();
+        assert_eq!(sorted_copy(&ints, true, &Cancel::new()).unwrap(), expected);
+        assert_eq!(
+            sorted_copy(&expected, true, &Cancel::new()).unwrap(),
+            expected
+        );
     }
 }
