@@ -28,6 +28,16 @@ pub enum Filter {
 }
 
 impl Filter {
+    /// The crate's resampling algorithm for this filter.
+    fn algorithm(self) -> ResizeAlg {
+        match self {
+            Filter::Nearest => ResizeAlg::Nearest,
+            Filter::Bilinear => ResizeAlg::Convolution(FilterType::Bilinear),
+            Filter::Bicubic => ResizeAlg::Convolution(FilterType::CatmullRom),
+            Filter::Lanczos3 => ResizeAlg::Convolution(FilterType::Lanczos3),
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Self, KernelError> {
         Ok(match name {
             "nearest" => Filter::Nearest,
@@ -82,12 +92,7 @@ pub fn resize(
         pixel_type,
     )
     .map_err(|e| fail(&e))?;
-    let algorithm = match filter {
-        Filter::Nearest => ResizeAlg::Nearest,
-        Filter::Bilinear => ResizeAlg::Convolution(FilterType::Bilinear),
-        Filter::Bicubic => ResizeAlg::Convolution(FilterType::CatmullRom),
-        Filter::Lanczos3 => ResizeAlg::Convolution(FilterType::Lanczos3),
-    };
+    let algorithm = filter.algorithm();
     if (width, height) == (image.width, image.height) {
         // Nothing to resample (premultiplying and dividing back would only lose precision).
         let mut data = try_zeroed_vec::<u8>(image.data.len(), "the resized image")?;
@@ -219,13 +224,9 @@ mod tests {
         let src =
             ImageRef::new(view.width as u32, view.height as u32, view.data, pixel_type).unwrap();
         let mut dst = FirImage::new(width as u32, height as u32, pixel_type);
-        let algorithm = match filter {
-            Filter::Nearest => ResizeAlg::Nearest,
-            Filter::Bilinear => ResizeAlg::Convolution(FilterType::Bilinear),
-            Filter::Bicubic => ResizeAlg::Convolution(FilterType::CatmullRom),
-            Filter::Lanczos3 => ResizeAlg::Convolution(FilterType::Lanczos3),
-        };
-        let options = ResizeOptions::new().resize_alg(algorithm).use_alpha(true);
+        let options = ResizeOptions::new()
+            .resize_alg(filter.algorithm())
+            .use_alpha(true);
         Resizer::new().resize(&src, &mut dst, &options).unwrap();
         dst.into_vec()
     }

@@ -132,7 +132,7 @@ fn int_data(n: usize, shape: &str) -> Vec<i32> {
     v
 }
 
-fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+fn sort_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     use rdst::RadixSort as _;
     use voracious_radix_sort::RadixSort as _;
     let n = 10_000_000;
@@ -153,7 +153,7 @@ fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&
                 || data.clone(),
                 |mut v| v.par_sort_unstable_by(f64::total_cmp),
             );
-            rows.push(row(
+            print_row(&row(
                 &name,
                 ours,
                 vec![
@@ -162,7 +162,6 @@ fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&
                     ("par_sort_unstable", std_par),
                 ],
             ));
-            print_row(rows.last().unwrap());
         }
         let name = format!("sort 10M int32, {shape}");
         if wanted(&name) {
@@ -176,7 +175,7 @@ fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&
             let voracious = measure(runs, || data.clone(), |mut v| v.voracious_mt_sort(threads));
             let rdst = measure(runs, || data.clone(), |mut v| v.radix_sort_unstable());
             let std_par = measure(runs, || data.clone(), |mut v| v.par_sort_unstable());
-            rows.push(row(
+            print_row(&row(
                 &name,
                 ours,
                 vec![
@@ -185,7 +184,6 @@ fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&
                     ("par_sort_unstable", std_par),
                 ],
             ));
-            print_row(rows.last().unwrap());
         }
     }
     let name = "argsort 10M float64, uniform";
@@ -228,7 +226,7 @@ fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&
                 black_box(p.into_iter().map(|x| x.1).collect::<Vec<u32>>());
             },
         );
-        rows.push(row(
+        print_row(&row(
             name,
             ours,
             vec![
@@ -236,7 +234,6 @@ fn sort_rows(runs: usize, threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&
                 ("par_sort_by_key of pairs", std_par),
             ],
         ));
-        print_row(rows.last().unwrap());
     }
 }
 
@@ -306,7 +303,7 @@ fn plain_histogram(values: &[f64], bins: usize, lo: f64, hi: f64) -> Vec<u64> {
         )
 }
 
-fn stats_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+fn stats_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     let names = [
         "describe 100M float64",
         "histogram 100M float64, 256 bins, range given",
@@ -333,8 +330,7 @@ fn stats_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
                 black_box(plain_describe(&data));
             },
         );
-        rows.push(row(names[0], ours, vec![("plain rayon, 16 lanes", plain)]));
-        print_row(rows.last().unwrap());
+        print_row(&row(names[0], ours, vec![("plain rayon, 16 lanes", plain)]));
     }
     for (name, range) in [
         (names[1], Some((-1e6, 1e6))),
@@ -361,8 +357,11 @@ fn stats_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
                 black_box(plain_histogram(&data, 256, lo, hi));
             },
         );
-        rows.push(row(name, ours, vec![("plain rayon, 4 sub-histograms", plain)]));
-        print_row(rows.last().unwrap());
+        print_row(&row(
+            name,
+            ours,
+            vec![("plain rayon, 4 sub-histograms", plain)],
+        ));
     }
     if wanted(names[3]) {
         let ours = measure(
@@ -384,12 +383,11 @@ fn stats_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
                 black_box(*v.select_nth_unstable_by(k, f64::total_cmp).1);
             },
         );
-        rows.push(row(names[3], ours, vec![("select_nth_unstable", plain)]));
-        print_row(rows.last().unwrap());
+        print_row(&row(names[3], ours, vec![("select_nth_unstable", plain)]));
     }
 }
 
-fn matmul_row(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+fn matmul_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     let name = "matmul 1024 x 1024 float64";
     if !wanted(name) {
         return;
@@ -429,11 +427,14 @@ fn matmul_row(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
         gflops(ours),
         gflops(faer_direct)
     );
-    rows.push(row(name, ours, vec![("faer, called directly", faer_direct)]));
-    print_row(rows.last().unwrap());
+    print_row(&row(
+        name,
+        ours,
+        vec![("faer, called directly", faer_direct)],
+    ));
 }
 
-fn resize_row(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+fn resize_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     let name = "resize 3840x2160 RGBA to 1920x1080, Lanczos3";
     if !wanted(name) {
         return;
@@ -474,23 +475,34 @@ fn resize_row(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
             let options = fir::ResizeOptions::new()
                 .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3))
                 .use_alpha(true);
-            fir::Resizer::new().resize(&src, &mut dst, &options).unwrap();
+            fir::Resizer::new()
+                .resize(&src, &mut dst, &options)
+                .unwrap();
             black_box(dst);
         },
     );
-    rows.push(row(name, ours, vec![("fast_image_resize, called directly", direct)]));
-    print_row(rows.last().unwrap());
+    print_row(&row(
+        name,
+        ours,
+        vec![("fast_image_resize, called directly", direct)],
+    ));
 }
 
-fn hash_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+fn hash_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     use offload::hash::kernel::{hash_bytes, Algorithm};
     use sha2::Digest as _;
-    let names = ["hash 1 GiB, BLAKE3", "hash 1 GiB, SHA-256", "hash 1 GiB, xxh3-64"];
+    let names = [
+        "hash 1 GiB, BLAKE3",
+        "hash 1 GiB, SHA-256",
+        "hash 1 GiB, xxh3-64",
+    ];
     if !names.iter().any(|n| wanted(n)) {
         return;
     }
     let mut rng = Rng(5);
-    let bytes: Vec<u8> = (0..1usize << 30).map(|_| (rng.next() >> 56) as u8).collect();
+    let bytes: Vec<u8> = (0..1usize << 30)
+        .map(|_| (rng.next() >> 56) as u8)
+        .collect();
     let c = Cancel::new();
     let ours = |algorithm| {
         measure(
@@ -501,45 +513,27 @@ fn hash_rows(runs: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
             },
         )
     };
-    if wanted(names[0]) {
-        let s = ours(Algorithm::Blake3);
-        let direct = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(blake3::Hasher::new().update_rayon(&bytes).finalize());
-            },
-        );
-        rows.push(row(names[0], s, vec![("blake3 update_rayon", direct)]));
-        print_row(rows.last().unwrap());
-    }
-    if wanted(names[1]) {
-        let s = ours(Algorithm::Sha256);
-        let direct = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(sha2::Sha256::digest(&bytes));
-            },
-        );
-        rows.push(row(names[1], s, vec![("sha2", direct)]));
-        print_row(rows.last().unwrap());
-    }
-    if wanted(names[2]) {
-        let s = ours(Algorithm::Xxh3_64);
-        let direct = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(twox_hash::XxHash3_64::oneshot(&bytes));
-            },
-        );
-        rows.push(row(names[2], s, vec![("twox-hash oneshot", direct)]));
-        print_row(rows.last().unwrap());
+    let peers: [(&str, Algorithm, &str, &dyn Fn(&[u8])); 3] = [
+        (names[0], Algorithm::Blake3, "blake3 update_rayon", &|b| {
+            black_box(blake3::Hasher::new().update_rayon(b).finalize());
+        }),
+        (names[1], Algorithm::Sha256, "sha2", &|b| {
+            black_box(sha2::Sha256::digest(b));
+        }),
+        (names[2], Algorithm::Xxh3_64, "twox-hash oneshot", &|b| {
+            black_box(twox_hash::XxHash3_64::oneshot(b));
+        }),
+    ];
+    for (name, algorithm, peer, direct) in peers {
+        if wanted(name) {
+            let s = ours(algorithm);
+            let theirs = measure(runs, || (), |_| direct(&bytes));
+            print_row(&row(name, s, vec![(peer, theirs)]));
+        }
     }
 }
 
-fn primes_row(threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool) {
+fn primes_row(threads: usize, wanted: &dyn Fn(&str) -> bool) {
     let name = "countPrimes 1e10";
     if !wanted(name) {
         return;
@@ -571,7 +565,12 @@ fn primes_row(threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool
         .map(|_| {
             let t0 = Instant::now();
             let out = std::process::Command::new("primesieve")
-                .args(["1e10", "--count=1", "--quiet", &format!("--threads={threads}")])
+                .args([
+                    "1e10",
+                    "--count=1",
+                    "--quiet",
+                    &format!("--threads={threads}"),
+                ])
                 .output()
                 .expect("primesieve runs");
             assert!(String::from_utf8_lossy(&out.stdout).trim() == "455052511");
@@ -583,8 +582,7 @@ fn primes_row(threads: usize, rows: &mut Vec<Row>, wanted: &dyn Fn(&str) -> bool
         ms: times[1],
         cores: f64::NAN, // another process: its CPU time is not ours to read
     };
-    rows.push(row(name, ours, vec![("primesieve (CLI)", theirs)]));
-    print_row(rows.last().unwrap());
+    print_row(&row(name, ours, vec![("primesieve (CLI)", theirs)]));
 }
 
 fn cpu_model() -> String {
@@ -611,13 +609,12 @@ fn main() {
     println!();
     println!("| work | offload | best native, same run | offload / best | others |");
     println!("|---|---:|---:|---:|---|");
-    let mut rows = Vec::new();
     pool.install(|| {
-        sort_rows(5, threads, &mut rows, &wanted);
-        stats_rows(5, &mut rows, &wanted);
-        matmul_row(7, &mut rows, &wanted);
-        resize_row(9, &mut rows, &wanted);
-        hash_rows(3, &mut rows, &wanted);
-        primes_row(threads, &mut rows, &wanted);
+        sort_rows(5, threads, &wanted);
+        stats_rows(5, &wanted);
+        matmul_row(7, &wanted);
+        resize_row(9, &wanted);
+        hash_rows(3, &wanted);
+        primes_row(threads, &wanted);
     });
 }
