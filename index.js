@@ -26,6 +26,20 @@ function defaultMaxAllocation() {
 }
 native.initMaxAllocation(defaultMaxAllocation())
 
+// OFFLOAD_THREADS sizes the pool (read natively, once per process); a value it cannot use is
+// ignored, and said so once, by the main thread.
+if (process.env.OFFLOAD_THREADS !== undefined && require('node:worker_threads').isMainThread) {
+  const value = process.env.OFFLOAD_THREADS
+  const n = Number(value.trim())
+  const max = native.maxThreads()
+  if (!(Number.isInteger(n) && n >= 1 && n <= max && /^\s*\d+\s*$/.test(value))) {
+    process.emitWarning(
+      `OFFLOAD_THREADS=${JSON.stringify(value)} is not a whole number from 1 to ${max} (4 per usable core); offload uses every usable core instead.`,
+      { code: 'OFFLOAD_THREADS_IGNORED' },
+    )
+  }
+}
+
 /**
  * Sets the process-wide settings: the rayon pool size, the number of native calls in flight at
  * once (every thread counted), the per-thread queue limit and the per-buffer allocation limit;

@@ -124,6 +124,21 @@ describe('one in-flight limit for the whole process', { concurrency: 1 }, () => 
     offload.configure({ threads: cores })
   })
 
+  it('OFFLOAD_THREADS sizes the pool of a fresh process; a value it cannot use is ignored with a warning', () => {
+    const { spawnSync } = require('node:child_process')
+    const cores = os.availableParallelism()
+    const run = (value) => {
+      const env = { ...process.env, OFFLOAD_THREADS: value }
+      const probe = "const o = require('.'); o.sort(new Float64Array(5000)).then(() => console.log(o.configure().threads))"
+      const r = spawnSync(process.execPath, ['-e', probe], { cwd: path.join(__dirname, '..'), env, encoding: 'utf8' })
+      assert.equal(r.status, 0, r.stderr)
+      return { threads: Number(r.stdout.trim()), warned: r.stderr.includes('OFFLOAD_THREADS_IGNORED') }
+    }
+    assert.deepEqual(run('1'), { threads: 1, warned: false })
+    assert.deepEqual(run(String(2 * cores)), { threads: 2 * cores, warned: false })
+    for (const bad of ['0', 'four', '1.5', String(4 * cores + 1)]) assert.deepEqual(run(bad), { threads: cores, warned: true }, bad)
+  })
+
   it('reads UV_THREADPOOL_SIZE as libuv does, in a fresh process', () => {
     const { spawnSync } = require('node:child_process')
     const probe = "const o = require('.'); const s = o.configure(); let max; try { o.configure({ maxInFlight: 7 }); max = 'accepted' } catch (e) { max = e.code } console.log(JSON.stringify([s.maxInFlight, max]))"

@@ -14,15 +14,31 @@ pub const THREADS_PER_CORE: usize = 4;
 
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 
-/// The number of threads a default pool gets: every core the OS lets this process use (its
-/// CPU affinity and its cgroup's CPU quota, as `std::thread::available_parallelism` reads them).
-pub fn default_threads() -> usize {
+/// Every core the OS lets this process use: its CPU affinity and its cgroup's CPU quota, as
+/// `std::thread::available_parallelism` reads them.
+pub fn usable_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The number of threads a default pool gets: `OFFLOAD_THREADS` when it is a whole number from
+/// 1 to [`max_threads`] (as `RAYON_NUM_THREADS` and sharp's `VIPS_CONCURRENCY` work), else every
+/// usable core.
+pub fn default_threads() -> usize {
+    threads_from_env(std::env::var("OFFLOAD_THREADS").ok().as_deref()).unwrap_or_else(usable_cores)
+}
+
+/// `OFFLOAD_THREADS`, if it names a valid thread count.
+pub fn threads_from_env(value: Option<&str>) -> Option<usize> {
+    value?
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max_threads()).contains(n))
 }
 
 /// The most threads `set_threads` accepts: [`THREADS_PER_CORE`] per usable core.
 pub fn max_threads() -> usize {
-    default_threads() * THREADS_PER_CORE
+    usable_cores() * THREADS_PER_CORE
 }
 
 fn build(threads: usize) -> Result<ThreadPool, KernelError> {
@@ -86,6 +102,11 @@ mod tests {
         assert_eq!(before.install(|| 40 + 2), 42);
         set_threads(default_threads()).unwrap();
         assert!(set_threads(0).is_err());
+        assert_eq!(threads_from_env(Some(" 1 ")), Some(1));
+        for bad in [None, Some(""), Some("0"), Some("-2"), Some("1.5"), Some("many")] {
+            assert_eq!(threads_from_env(bad), None, "{bad:?}");
+        }
+        assert_eq!(threads_from_env(Some(&(max_threads() + 1).to_string())), None);
         assert!(set_threads(max_threads() + 1).is_err());
         assert!(set_threads(1024).is_err() || max_threads() >= 1024);
     }
