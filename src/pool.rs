@@ -103,10 +103,20 @@ mod tests {
         set_threads(default_threads()).unwrap();
         assert!(set_threads(0).is_err());
         assert_eq!(threads_from_env(Some(" 1 ")), Some(1));
-        for bad in [None, Some(""), Some("0"), Some("-2"), Some("1.5"), Some("many")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("-2"),
+            Some("1.5"),
+            Some("many"),
+        ] {
             assert_eq!(threads_from_env(bad), None, "{bad:?}");
         }
-        assert_eq!(threads_from_env(Some(&(max_threads() + 1).to_string())), None);
+        assert_eq!(
+            threads_from_env(Some(&(max_threads() + 1).to_string())),
+            None
+        );
         assert!(set_threads(max_threads() + 1).is_err());
         assert!(set_threads(1024).is_err() || max_threads() >= 1024);
     }
