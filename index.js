@@ -32,7 +32,7 @@ if (process.env.OFFLOAD_THREADS !== undefined && require('node:worker_threads').
   const value = process.env.OFFLOAD_THREADS
   const n = Number(value.trim())
   const max = native.maxThreads()
-  if (!(Number.isInteger(n) && n >= 1 && n <= max && /^\s*\d+\s*$/.test(value))) {
+  if (!(Number.isInteger(n) && n >= 1 && n <= max && /^\s*\+?\d+\s*$/.test(value))) {
     process.emitWarning(
       `OFFLOAD_THREADS=${JSON.stringify(value)} is not a whole number from 1 to ${max} (4 per usable core); offload uses every usable core instead.`,
       { code: 'OFFLOAD_THREADS_IGNORED' },
