@@ -257,6 +257,9 @@ suite('queue and settings', () => {
     const { maxAllocation } = offload.stats()
     assert.deepEqual(offload.configure({ threads: 1 }), { threads: 1, maxInFlight: 2, maxQueue: Infinity, maxAllocation })
     assert.equal(offload.stats().threads, 1)
+    // any safe integer is a valid queue limit, also past 2 ** 32
+    assert.equal(offload.configure({ maxQueue: 2 ** 40 }).maxQueue, 2 ** 40)
+    offload.configure({ maxQueue: Infinity })
     assert.deepEqual(offload.configure({ threads: cores }).threads, cores)
     assert.deepEqual(Object.keys(offload.stats()).sort(), [
       'cancelled',

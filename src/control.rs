@@ -138,10 +138,11 @@ static MAX_QUEUE_BITS: AtomicU64 = AtomicU64::new(0x7ff0_0000_0000_0000);
 /// Sets how many calls may wait in each thread's queue (`Infinity`: no limit), process-wide.
 #[napi]
 pub fn set_max_queue(limit: f64) -> napi::Result<()> {
-    if !(limit == f64::INFINITY || whole(limit, "maxQueue").is_ok()) {
+    // Any whole number >= 0 (JS checks for safe integers), not only those that fit a u32.
+    if !(limit >= 0.0 && (limit == f64::INFINITY || limit.fract() == 0.0)) {
         return Err(napi::Error::new(
             Status::InvalidArg,
-            "maxQueue must be a whole number or Infinity",
+            "maxQueue must be a whole number >= 0 or Infinity",
         ));
     }
     MAX_QUEUE_BITS.store(limit.to_bits(), Ordering::Release);
