@@ -23,6 +23,8 @@ pub mod inflight;
 pub mod pool;
 /// Large buffers freed on a background thread, so an aborted call ends at once.
 pub mod reaper;
+/// Run-time choice of vector instructions (SSE2, AVX2, AVX-512) for the hottest loops.
+pub mod simd;
 
 /// Runtime control exported to JS: thread count, cancel tokens.
 #[cfg(feature = "napi")]

@@ -86,7 +86,7 @@ where
         low: first_shift,
         cancel,
     };
-    region.sort(data, scratch, top + 1, false)
+    region.sort(data, scratch, top + 1, false, true)
 }
 
 /// The key bits that are not the same in every key: OR of all keys XOR AND of all keys.
@@ -117,14 +117,16 @@ struct Region<'a, F, G> {
 }
 
 impl<F, G> Region<'_, F, G> {
-    /// Sorts `data` by key bits `[low, high)`. The result goes to `scratch` when `to_scratch`,
-    /// else stays in `data`; `finish` runs on it there.
+    /// Sorts `data` by key bits `[low, high)` (its keys agree on the bits above). The result
+    /// goes to `scratch` when `to_scratch`, else stays in `data`; `finish` runs on it there.
+    /// `tight`: bit `high - 1` is known to vary.
     fn sort<T>(
         &self,
         data: &mut [T],
         scratch: &mut [T],
         high: u32,
         to_scratch: bool,
+        tight: bool,
     ) -> Result<(), KernelError>
     where
         T: Copy + Send + Sync,
@@ -133,6 +135,24 @@ impl<F, G> Region<'_, F, G> {
     {
         let (key, low, cancel) = (self.key, self.low, self.cancel);
         let n = data.len();
+        let mut high = high;
+        if !tight && high > low && std::mem::size_of_val(data) > LEAF_BYTES {
+            // A large bucket may share many more bits than its digit (few distinct values, or
+            // runs of equal keys): one read finds the highest bit that still varies, so no
+            // scatter is spent on bytes that are the same in every key of the bucket.
+            cancel.check()?;
+            let bits = if high >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << high) - 1
+            };
+            let varying = varying_bits(data, key) & bits & !((1u64 << low) - 1);
+            high = if varying == 0 {
+                low
+            } else {
+                64 - varying.leading_zeros()
+            };
+        }
         if n <= TINY || high <= low || std::mem::size_of_val(data) <= LEAF_BYTES {
             let in_scratch = if high <= low {
                 false
@@ -181,7 +201,7 @@ impl<F, G> Region<'_, F, G> {
         }
         buckets
             .into_par_iter()
-            .try_for_each(|(b_s, b_d)| self.sort(b_s, b_d, shift, !to_scratch))
+            .try_for_each(|(b_s, b_d)| self.sort(b_s, b_d, shift, !to_scratch, false))
     }
 }
 
@@ -388,6 +408,55 @@ mod tests {
             for w in pairs.windows(2) {
                 assert!(w[0] < w[1], "{w:?}");
             }
+        }
+    }
+
+    #[test]
+    fn uneven_and_repeated_keys_sort_stably() {
+        // Float bit patterns (few exponents), a skewed tail, long runs of one key, and a few
+        // distinct keys (large buckets that share all their remaining bits): order, stability,
+        // and `finish` seeing each element once.
+        let mut seed = 11;
+        let n = 600_000usize;
+        let unit = |s: &mut u64| (lcg(s) >> 11) as f64 / (1u64 << 53) as f64;
+        let shapes: Vec<Vec<u64>> = vec![
+            (0..n)
+                .map(|_| (unit(&mut seed) * 2e6 - 1e6).to_bits() ^ (1 << 63))
+                .collect(),
+            (0..n)
+                .map(|_| (unit(&mut seed).powi(8) * 1e6).to_bits())
+                .collect(),
+            (0..n)
+                .map(|i| if i % 1000 == 0 { lcg(&mut seed) } else { 42 })
+                .collect(),
+            (0..n)
+                .map(|_| lcg(&mut seed) % 7 * 0x0100_0000_0000_0001)
+                .collect(),
+        ];
+        for (s, keys) in shapes.into_iter().enumerate() {
+            let mut pairs: Vec<(u64, u32)> = keys.iter().zip(0..).map(|(&k, i)| (k, i)).collect();
+            let mut expected = pairs.clone();
+            expected.sort(); // by key, then index: the stable order
+            let mut scratch = vec![(0, 0); n];
+            let key = |p: &(u64, u32)| p.0;
+            let varying = varying_bits(&pairs, &key);
+            let seen = std::sync::atomic::AtomicUsize::new(0);
+            let finish = |s: &mut [(u64, u32)]| {
+                seen.fetch_add(s.len(), std::sync::atomic::Ordering::Relaxed);
+            };
+            radix_sort(
+                &mut pairs,
+                &mut scratch,
+                key,
+                0,
+                64,
+                varying,
+                finish,
+                &Cancel::new(),
+            )
+            .unwrap();
+            assert_eq!(seen.into_inner(), n, "shape {s}");
+            assert!(pairs == expected, "shape {s}");
         }
     }
 

@@ -597,8 +597,9 @@ fn cpu_model() -> String {
 }
 
 fn main() {
-    let filter = std::env::args().nth(1).unwrap_or_default();
-    let wanted = |name: &str| filter.is_empty() || name.contains(filter.as_str());
+    // Rows whose name contains any of the arguments (all rows without arguments).
+    let filters: Vec<String> = std::env::args().skip(1).collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     let pool = offload::pool::current().expect("the rayon pool starts");
     let threads = pool.current_num_threads();
     println!(
