@@ -87,7 +87,8 @@ fn finite_range<T: Element>(
     cancel: &Cancel,
     level: Level,
 ) -> Result<Option<(f64, f64)>, KernelError> {
-    let fold: fn(&[T], (f64, f64)) -> (f64, f64) = match level {
+    type Fold<T> = fn(&[T], (f64, f64)) -> (f64, f64);
+    let fold: Fold<T> = match level {
         // SAFETY (both): `Level::detect` saw the feature on this CPU.
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => |v, r| unsafe { fold_finite_range_avx512(v, r) },
