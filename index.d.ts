@@ -33,7 +33,26 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-export interface SortOptions extends CallOptions {
+/** How far a long call has got, in its operation's unit (see each operation). */
+export interface Progress {
+  done: number
+  total: number
+}
+
+/** Options of the operations that can run for long and report their progress. */
+export interface ProgressOptions extends CallOptions {
+  /**
+   * Called with `{ done, total }` while the kernel runs, at most every `progressInterval` ms and
+   * only when `done` changed, then once with `done === total` just before the Promise resolves;
+   * never after it settles. A callback that throws stops the kernel and rejects the call with
+   * that error. Costs nothing when absent.
+   */
+  onProgress?: (progress: Progress) => void
+  /** Milliseconds between progress reports, an integer >= 1. Default 100. */
+  progressInterval?: number
+}
+
+export interface SortOptions extends ProgressOptions {
   /** Largest first; NaN stays last. Default `false`. */
   descending?: boolean
   /** Sort `array` itself and resolve to it, instead of to a sorted copy. Default `false`. */
@@ -73,7 +92,7 @@ export function sort<T extends NumericArray>(array: T, options: SortOptions & { 
 export function sort<T extends NumericArray>(array: T, options?: SortOptions & { inPlace?: false }): Promise<SortedCopy<T>>
 export function sort<T extends NumericArray>(array: T, options?: SortOptions): Promise<T | SortedCopy<T>>
 
-export interface ArgsortOptions extends CallOptions {
+export interface ArgsortOptions extends ProgressOptions {
   /** Largest first; NaN stays last. Default `false`. */
   descending?: boolean
 }
@@ -175,7 +194,7 @@ export type StringEncoding = Exclude<HashEncoding, 'buffer'>
  * Hashing options. Written without a type argument, `HashOptions` is for string digests;
  * `HashOptions<'buffer'>` is for Buffer digests.
  */
-export interface HashOptions<E extends HashEncoding = StringEncoding> extends CallOptions {
+export interface HashOptions<E extends HashEncoding = StringEncoding> extends ProgressOptions {
   /**
    * Default `'blake3'`, which spreads one large input over all cores. SHA-256 and SHA-512 use
    * the CPU's SHA extensions; xxh3 (not cryptographic) is given in canonical big-endian order,
@@ -234,7 +253,7 @@ export function hashFiles<E extends HashEncoding = 'hex'>(paths: readonly PathLi
  * @example
  * await countPrimes(1e9)  // 50847534
  */
-export function countPrimes(n: number | bigint, options?: CallOptions): Promise<number>
+export function countPrimes(n: number | bigint, options?: ProgressOptions): Promise<number>
 
 /**
  * Every prime <= n, in order, for n up to 2 ** 32 - 1.
@@ -242,7 +261,7 @@ export function countPrimes(n: number | bigint, options?: CallOptions): Promise<
  * @example
  * await primes(30)  // Uint32Array [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
  */
-export function primes(n: number | bigint, options?: CallOptions): Promise<Uint32Array>
+export function primes(n: number | bigint, options?: ProgressOptions): Promise<Uint32Array>
 
 /** A row-major matrix: `data[r * cols + c]` is row r, column c. */
 export interface Matrix<T extends Float64Array | Float32Array = Float64Array | Float32Array> {
@@ -262,9 +281,9 @@ export interface Matrix<T extends Float64Array | Float32Array = Float64Array | F
  *                        { data: new Float64Array([5, 6, 7, 8]), rows: 2, cols: 2 })
  * // { data: Float64Array [19, 22, 43, 50], rows: 2, cols: 2 }
  */
-export function matmul<T extends Float64Array | Float32Array>(a: Matrix<T>, b: Matrix<T>, options?: CallOptions): Promise<Matrix<T>>
+export function matmul<T extends Float64Array | Float32Array>(a: Matrix<T>, b: Matrix<T>, options?: ProgressOptions): Promise<Matrix<T>>
 
-export interface MandelbrotOptions extends CallOptions {
+export interface MandelbrotOptions extends ProgressOptions {
   /** Pixels per row, an integer >= 1. */
   width: number
   /** Rows, an integer >= 1 (width * height at most 2 ** 31). */
@@ -319,7 +338,7 @@ export interface ImageResult {
  */
 export function grayscale(image: RawImage, options?: CallOptions): Promise<ImageResult>
 
-export interface BlurOptions extends CallOptions {
+export interface BlurOptions extends ProgressOptions {
   /** Standard deviation in pixels, in (0, 1000]. The kernel radius is ceil(3σ). */
   sigma: number
 }
@@ -332,7 +351,7 @@ export interface BlurOptions extends CallOptions {
  */
 export function blur(image: RawImage, options: BlurOptions): Promise<ImageResult>
 
-export interface ResizeOptions extends CallOptions {
+export interface ResizeOptions extends ProgressOptions {
   /** New width in pixels; omit it (and give `height`) to keep the aspect ratio. */
   width?: number
   /** New height in pixels; omit it (and give `width`) to keep the aspect ratio. */

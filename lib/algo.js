@@ -23,21 +23,20 @@ function count(value, name, max) {
   return value
 }
 
-/** The `signal` of an options object that takes nothing else. */
-function signalOnly(options) {
-  return v.signal(v.options(options, 'options', ['signal']).signal)
+/** `{ signal, progress }` of an options object that takes nothing else. */
+function signalAndProgress(options) {
+  const opts = v.options(options, 'options', ['signal', ...v.PROGRESS_OPTIONS])
+  return { signal: v.signal(opts.signal), progress: v.progress(opts) }
 }
 
 const countPrimes = operation('countPrimes', (n, options) => {
   const limit = count(n, 'n', Number.MAX_SAFE_INTEGER)
-  const signal = signalOnly(options)
-  return { signal, start: (token) => native.countPrimes(limit, token) }
+  return { ...signalAndProgress(options), start: (token) => native.countPrimes(limit, token) }
 })
 
 const primes = operation('primes', (n, options) => {
   const limit = count(n, 'n', MAX_PRIMES_N)
-  const signal = signalOnly(options)
-  return { signal, start: (token) => native.primes(limit, token) }
+  return { ...signalAndProgress(options), start: (token) => native.primes(limit, token) }
 })
 
 /** `{ data, rows, cols }` with data a Float64Array or Float32Array of rows * cols elements. */
@@ -68,10 +67,11 @@ const matmul = operation('matmul', (a, b, options) => {
   if (lhs.rows * rhs.cols > v.MAX_RESULT_LENGTH) {
     throw outOfRange('a.rows * b.cols', `at most ${v.MAX_RESULT_LENGTH} (the longest typed array)`, lhs.rows * rhs.cols)
   }
-  const signal = signalOnly(options)
+  const { signal, progress } = signalAndProgress(options)
   const run = lhs.kind === 'Float64Array' ? native.matmulF64 : native.matmulF32
   return {
     signal,
+    progress,
     inline: lhs.rows * lhs.cols * rhs.cols <= LIMITS.matmul,
     start: async (token) => ({ data: await run(lhs.data, rhs.data, lhs.rows, lhs.cols, rhs.cols, token), rows: lhs.rows, cols: rhs.cols }),
   }
@@ -85,7 +85,7 @@ function finite(value, name, fallback) {
 }
 
 const mandelbrot = operation('mandelbrot', (options) => {
-  const opts = v.options(options, 'options', ['width', 'height', 'centerX', 'centerY', 'scale', 'maxIterations', 'signal'])
+  const opts = v.options(options, 'options', ['width', 'height', 'centerX', 'centerY', 'scale', 'maxIterations', 'signal', ...v.PROGRESS_OPTIONS])
   // Each option is read once: a getter cannot hand one value to a check and another to the call.
   const { width: w, height: h } = opts
   if (w === undefined || h === undefined) {
@@ -101,7 +101,7 @@ const mandelbrot = operation('mandelbrot', (options) => {
   if (!(scale > 0)) throw outOfRange('options.scale', 'a finite number > 0', scale)
   const maxIterations = v.integer(opts.maxIterations, 'options.maxIterations', 1, 2 ** 32 - 1, 1000)
   const signal = v.signal(opts.signal)
-  return { signal, start: (token) => native.mandelbrot(width, height, centerX, centerY, scale, maxIterations, token) }
+  return { signal, progress: v.progress(opts), start: (token) => native.mandelbrot(width, height, centerX, centerY, scale, maxIterations, token) }
 })
 
 module.exports = { countPrimes, mandelbrot, matmul, primes }

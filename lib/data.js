@@ -17,27 +17,28 @@ function sameKind(result, input) {
 
 const sort = operation('sort', (array, options) => {
   v.numericArray(array, 'array')
-  const opts = v.options(options, 'options', ['descending', 'inPlace', 'signal'])
+  const opts = v.options(options, 'options', ['descending', 'inPlace', 'signal', ...v.PROGRESS_OPTIONS])
   const descending = v.boolean(opts.descending, 'options.descending', false)
   const inPlace = v.boolean(opts.inPlace, 'options.inPlace', false)
   const signal = v.signal(opts.signal)
+  const progress = v.progress(opts)
   const inline = v.lengthOf(array) <= LIMITS.sort
   if (inPlace) {
-    return { signal, inline, start: (token) => native.sortInPlace(array, descending, token).then(() => array) }
+    return { signal, progress, inline, start: (token) => native.sortInPlace(array, descending, token).then(() => array) }
   }
-  return { signal, inline, start: (token) => native.sortCopy(array, descending, token).then((sorted) => sameKind(sorted, array)) }
+  return { signal, progress, inline, start: (token) => native.sortCopy(array, descending, token).then((sorted) => sameKind(sorted, array)) }
 })
 
 const argsort = operation('argsort', (array, options) => {
   v.numericArray(array, 'array')
-  const opts = v.options(options, 'options', ['descending', 'signal'])
+  const opts = v.options(options, 'options', ['descending', 'signal', ...v.PROGRESS_OPTIONS])
   const descending = v.boolean(opts.descending, 'options.descending', false)
   const signal = v.signal(opts.signal)
   const length = v.lengthOf(array)
   if (length > 2 ** 32) {
     throw outOfRange('array.length', 'at most 2 ** 32 (indices are a Uint32Array)', length)
   }
-  return { signal, inline: length <= LIMITS.argsort, start: (token) => native.argsort(array, descending, token) }
+  return { signal, progress: v.progress(opts), inline: length <= LIMITS.argsort, start: (token) => native.argsort(array, descending, token) }
 })
 
 const describe = operation('describe', (array, options) => {

@@ -32,7 +32,7 @@ function bytesOf(input, name) {
 }
 
 function hashOptions(options) {
-  const opts = v.options(options, 'options', ['algorithm', 'encoding', 'signal'])
+  const opts = v.options(options, 'options', ['algorithm', 'encoding', 'signal', ...v.PROGRESS_OPTIONS])
   const algorithm = opts.algorithm === undefined ? 'blake3' : opts.algorithm
   if (typeof algorithm !== 'string') throw invalidType('options.algorithm', 'of type string', algorithm)
   if (!Object.hasOwn(DIGEST_BYTES, algorithm)) {
@@ -43,7 +43,7 @@ function hashOptions(options) {
   if (!ENCODINGS.includes(encoding)) {
     throw invalidValue('options.encoding', encoding, `must be one of ${ENCODINGS.join(', ')}`)
   }
-  return { algorithm, encoding, signal: v.signal(opts.signal) }
+  return { algorithm, encoding, signal: v.signal(opts.signal), progress: v.progress(opts) }
 }
 
 function encode(bytes, encoding) {
@@ -77,28 +77,28 @@ function list(value, name) {
 
 const hash = operation('hash', (input, options) => {
   const bytes = bytesOf(input, 'input')
-  const { algorithm, encoding, signal } = hashOptions(options)
+  const { algorithm, encoding, signal, progress } = hashOptions(options)
   const inline = bytes.byteLength <= LIMITS.hash[algorithm]
-  return { signal, inline, start: async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding) }
+  return { signal, progress, inline, start: async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding) }
 })
 
 const hashMany = operation('hashMany', (inputs, options) => {
   const views = list(inputs, 'inputs').map((input, i) => bytesOf(input, `inputs[${i}]`))
-  const { algorithm, encoding, signal } = hashOptions(options)
+  const { algorithm, encoding, signal, progress } = hashOptions(options)
   const inline = views.length <= 1 && (views.length === 0 || views[0].byteLength <= LIMITS.hash[algorithm])
-  return { signal, inline, start: async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding) }
+  return { signal, progress, inline, start: async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding) }
 })
 
 const hashFile = operation('hashFile', (path, options) => {
   const p = pathOf(path, 'path')
-  const { algorithm, encoding, signal } = hashOptions(options)
-  return { signal, start: async (token) => encode(await native.hashFiles([p], algorithm, token), encoding) }
+  const { algorithm, encoding, signal, progress } = hashOptions(options)
+  return { signal, progress, start: async (token) => encode(await native.hashFiles([p], algorithm, token), encoding) }
 })
 
 const hashFiles = operation('hashFiles', (paths, options) => {
   const ps = list(paths, 'paths').map((p, i) => pathOf(p, `paths[${i}]`))
-  const { algorithm, encoding, signal } = hashOptions(options)
-  return { signal, start: async (token) => encodeEach(await native.hashFiles(ps, algorithm, token), algorithm, encoding) }
+  const { algorithm, encoding, signal, progress } = hashOptions(options)
+  return { signal, progress, start: async (token) => encodeEach(await native.hashFiles(ps, algorithm, token), algorithm, encoding) }
 })
 
 module.exports = { hash, hashFile, hashFiles, hashMany }

@@ -84,16 +84,16 @@ const grayscale = operation('grayscale', (image, options) => {
 
 const blur = operation('blur', (image, options) => {
   const img = imageOf(image)
-  const opts = v.options(options, 'options', ['sigma', 'signal'])
+  const opts = v.options(options, 'options', ['sigma', 'signal', ...v.PROGRESS_OPTIONS])
   const sigma = v.number(opts.sigma, 'options.sigma')
   if (!(sigma > 0 && sigma <= 1000)) throw outOfRange('options.sigma', '> 0 and <= 1000', sigma)
   const signal = v.signal(opts.signal)
-  return { signal, start: (token) => native.blur(img.bytes, img.width, img.height, img.channels, sigma, token) }
+  return { signal, progress: v.progress(opts), start: (token) => native.blur(img.bytes, img.width, img.height, img.channels, sigma, token) }
 })
 
 const resize = operation('resize', (image, options) => {
   const img = imageOf(image)
-  const opts = v.options(options, 'options', ['width', 'height', 'filter', 'signal'])
+  const opts = v.options(options, 'options', ['width', 'height', 'filter', 'signal', ...v.PROGRESS_OPTIONS])
   let { width, height } = opts
   if (width === undefined && height === undefined) {
     throw invalidType('options.width', 'of type number (give width, height or both)', undefined)
@@ -120,6 +120,7 @@ const resize = operation('resize', (image, options) => {
   const inline = img.width * img.height <= LIMITS.resize && width * height <= LIMITS.resize
   return {
     signal,
+    progress: v.progress(opts),
     inline,
     start: (token) => native.resize(img.bytes, img.width, img.height, img.channels, width, height, filter, token),
   }

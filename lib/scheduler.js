@@ -68,27 +68,48 @@ function operation(name, prepare) {
       }
       // An inline call's errors are made while the caller is still on the stack; a queued
       // call's are made later, from libuv, so its caller's stack is recorded now.
-      if (call.inline) return runInline(call.start, call.signal)
-      return submit(call.start, call.signal, captureStack(op))
+      if (call.inline) return runInline(call.start, call.signal, call.progress)
+      return submit(call.start, call.signal, captureStack(op), call.progress)
     },
   }[name]
   return op
 }
 
+/**
+ * The last progress report, `done === total`, made just before a call resolves. Returns the
+ * callback's exception (which then rejects the call), or undefined.
+ */
+function reportDone(progress, token) {
+  if (progress === undefined) return undefined
+  const total = token.progress()[1]
+  try {
+    progress.onProgress({ done: total, total })
+  } catch (error) {
+    return { error }
+  }
+  return undefined
+}
+
 /** Runs a tiny call now, on this thread: the native side settles its Promise before returning. */
-function runInline(start, signal) {
+function runInline(start, signal, progress) {
   if (signal !== undefined && signal.aborted) {
     counters.cancelled++
     return Promise.reject(abortError(signal))
   }
   let promise
+  const token = new native.CancelToken(true)
   try {
-    promise = start(new native.CancelToken(true))
+    promise = start(token)
   } catch (error) {
     promise = Promise.reject(error)
   }
   return promise.then(
     (value) => {
+      const thrown = reportDone(progress, token)
+      if (thrown !== undefined) {
+        counters.failed++
+        throw thrown.error
+      }
       counters.completed++
       return value
     },
@@ -103,14 +124,17 @@ function runInline(start, signal) {
  * Runs `start(token)` once the process has a free slot. Settles exactly once: with the value,
  * the native error (given the caller's stack), an AbortError, or ERR_OFFLOAD_QUEUE_FULL.
  */
-function submit(start, signal, stack) {
+function submit(start, signal, stack, progress) {
   return new Promise((resolve, reject) => {
     if (signal !== undefined && signal.aborted) {
       counters.cancelled++
       reject(abortError(signal))
       return
     }
-    const job = { start, signal, stack, resolve, reject, token: null, state: 'queued', onAbort: null }
+    const job = {
+      start, signal, stack, resolve, reject, token: null, state: 'queued', onAbort: null,
+      progress, timer: null, reported: -1,
+    }
     // Jobs already waiting in this thread go first.
     const token = counters.queued === 0 ? native.tryStartCall() : null
     if (token !== null) {
@@ -138,6 +162,28 @@ function unlisten(job) {
   if (job.onAbort !== null) job.signal.removeEventListener('abort', job.onAbort)
   job.onAbort = null
   job.start = null // drop the inputs the closure holds
+  if (job.timer !== null) clearInterval(job.timer)
+  job.timer = null
+}
+
+/**
+ * onProgress's timer: reads the kernel's counters (two atomic loads) and reports a change.
+ * `done === total` is left for the report made just before the Promise resolves, so that it
+ * comes exactly once; an unref'd timer never keeps the process alive.
+ */
+function watchProgress(job) {
+  job.timer = setInterval(() => {
+    if (job.state !== 'running') return
+    const [done, total] = job.token.progress()
+    if (total === 0 || done >= total || done === job.reported) return
+    job.reported = done
+    try {
+      job.progress.onProgress({ done, total })
+    } catch (error) {
+      failJob(job, error)
+    }
+  }, job.progress.interval)
+  job.timer.unref()
 }
 
 function launch(job, token) {
@@ -145,6 +191,7 @@ function launch(job, token) {
   job.token = token
   counters.running++
   running.add(job)
+  if (job.progress !== undefined) watchProgress(job)
   let promise
   try {
     promise = job.start(token)
@@ -165,7 +212,11 @@ function finish(job, ok, result) {
   if (job.state === 'running') {
     job.state = 'settled'
     unlisten(job)
-    if (ok) {
+    const thrown = ok ? reportDone(job.progress, job.token) : undefined
+    if (thrown !== undefined) {
+      counters.failed++
+      job.reject(thrown.error)
+    } else if (ok) {
       counters.completed++
       job.resolve(result)
     } else {
@@ -191,6 +242,15 @@ function abortJob(job) {
   counters.cancelled++
   unlisten(job)
   job.reject(abortError(job.signal))
+}
+
+/** onProgress threw: the kernel is stopped and the call rejects with the callback's error. */
+function failJob(job, error) {
+  job.token.cancel()
+  job.state = 'aborted' // settled here; `finish` only frees the slot when the kernel stops
+  counters.failed++
+  unlisten(job)
+  job.reject(error)
 }
 
 function retryLater() {

@@ -195,8 +195,24 @@ function signal(value, name = 'options.signal') {
   return value
 }
 
+/** The option names of operations that report progress. */
+const PROGRESS_OPTIONS = ['onProgress', 'progressInterval']
+
+/**
+ * `{ onProgress, interval }` from an options object, or undefined without `onProgress`.
+ * `progressInterval` is in milliseconds (default 100).
+ */
+function progress(opts) {
+  const interval = integer(opts.progressInterval, 'options.progressInterval', 1, 2 ** 31 - 1, 100)
+  if (opts.onProgress === undefined) return undefined
+  if (typeof opts.onProgress !== 'function') throw invalidType('options.onProgress', 'of type function', opts.onProgress)
+  return { onProgress: opts.onProgress, interval }
+}
+
 module.exports = {
   MAX_RESULT_LENGTH,
+  PROGRESS_OPTIONS,
+  progress,
   NUMERIC_KINDS,
   boolean,
   heldView,

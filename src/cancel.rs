@@ -3,11 +3,21 @@ use std::sync::Arc;
 
 use crate::error::KernelError;
 
-/// A flag shared between the JS thread (which sets it on abort) and the kernel (which polls it).
+/// A flag shared between the JS thread (which sets it on abort) and the kernel (which polls it),
+/// and the call's progress, which the kernel advances and the JS thread reads.
 ///
-/// Kernels call [`Cancel::check`] between chunks of a few milliseconds of work, never per element.
+/// Kernels call [`Cancel::check`] between chunks of a few milliseconds of work, never per
+/// element, and [`Cancel::advance`] at the same points: progress costs one relaxed atomic add
+/// per chunk whether or not anyone reads it, and needs no callback into JS from the kernel.
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<State>);
+
+#[derive(Debug, Default)]
+struct State {
+    cancelled: AtomicBool,
+    done: AtomicU64,
+    total: AtomicU64,
+}
 
 impl Cancel {
     pub fn new() -> Self {
@@ -16,11 +26,32 @@ impl Cancel {
 
     /// Asks every kernel holding this flag to stop at its next check.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.cancelled.store(true, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Sets the amount of work the call will do, in the operation's unit (elements, bytes,
+    /// rows, numbers sieved), before it starts.
+    pub fn set_total(&self, total: u64) {
+        self.0.total.store(total, Ordering::Relaxed);
+    }
+
+    /// Records `amount` more units of work done.
+    #[inline]
+    pub fn advance(&self, amount: u64) {
+        self.0.done.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    /// `(done, total)` so far; `done` may pass `total` when the total was an estimate (a file
+    /// that grew while it was read).
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.0.done.load(Ordering::Relaxed),
+            self.0.total.load(Ordering::Relaxed),
+        )
     }
 
     /// `Err(KernelError::Aborted)` once the flag is set.

@@ -51,6 +51,14 @@ impl CancelToken {
         self.flag.cancel();
     }
 
+    /// `[done, total]` of the running kernel, in its operation's unit (0 and 0 before it
+    /// starts). Read by `onProgress`'s timer: two relaxed atomic loads.
+    #[napi]
+    pub fn progress(&self) -> Vec<f64> {
+        let (done, total) = self.flag.progress();
+        vec![done as f64, total as f64]
+    }
+
     /// Frees the slot if no native task has taken it (a call that failed before it started).
     #[napi]
     pub fn release(&self) {

@@ -112,7 +112,7 @@ fn row(view: &View, y: usize, out: &mut [u32], cancel: &Cancel) -> Result<(), Ke
     row_generic(view, y, out, cancel)
 }
 
-/// Escape counts, row by row: `width * height` values.
+/// Escape counts, row by row: `width * height` values. Progress: rows.
 pub fn mandelbrot(view: &View, cancel: &Cancel) -> Result<Vec<u32>, KernelError> {
     if view.width == 0 || view.height == 0 {
         return Err(KernelError::OutOfRange(
@@ -124,12 +124,15 @@ pub fn mandelbrot(view: &View, cancel: &Cancel) -> Result<Vec<u32>, KernelError>
         .checked_mul(view.height)
         .ok_or_else(|| KernelError::OutOfRange("width * height is too large".into()))?;
     let mut out = try_zeroed_vec::<u32>(size, "the image")?;
+    cancel.set_total(view.height as u64);
     out.par_chunks_mut(view.width)
         .enumerate()
         .with_max_len(1)
         .try_for_each(|(y, r)| {
             cancel.check()?;
-            row(view, y, r, cancel)
+            row(view, y, r, cancel)?;
+            cancel.advance(1);
+            Ok(())
         })?;
     Ok(out)
 }

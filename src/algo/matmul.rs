@@ -25,7 +25,8 @@ impl Scalar for f32 {
     const ONE: f32 = 1.0;
 }
 
-/// `a` (m x k) times `b` (k x n), all row-major; the result is m x n, row-major.
+/// `a` (m x k) times `b` (k x n), all row-major; the result is m x n, row-major. Progress:
+/// rows of the result.
 pub fn matmul<T: Scalar>(
     a: &[T],
     m: usize,
@@ -47,6 +48,7 @@ pub fn matmul<T: Scalar>(
     let size = m.checked_mul(n).ok_or_else(|| {
         KernelError::OutOfRange(format!("the result would be {m} x {n}: too large"))
     })?;
+    cancel.set_total(m as u64);
     let mut out = FreeLater::new(try_zeroed_vec::<T>(size, "the product")?);
     if size == 0 || k == 0 {
         return Ok(out.into_inner()); // empty, or a sum of no terms: zeros
@@ -67,6 +69,7 @@ pub fn matmul<T: Scalar>(
             T::ONE,
             Par::rayon(0),
         );
+        cancel.advance(rows as u64);
     }
     cancel.check()?;
     Ok(out.into_inner())

@@ -468,6 +468,8 @@ pub fn count_primes(n: u64, cancel: &Cancel) -> Result<u64, KernelError> {
     if n < 7 {
         return Ok(small);
     }
+    // Progress: numbers sieved (of n; the last segment may count a little past it).
+    cancel.set_total(n);
     let sieve = Sieve::new(n);
     let sieved: u64 = sieve
         .runs()
@@ -475,6 +477,7 @@ pub fn count_primes(n: u64, cancel: &Cancel) -> Result<u64, KernelError> {
         .map(|(from, to)| {
             let mut count = 0u64;
             sieve.run(from, to, cancel, |_, seg| {
+                cancel.advance(30 * seg.len() as u64);
                 count += seg
                     .chunks_exact(8)
                     .map(|w| (!u64::from_le_bytes(w.try_into().unwrap())).count_ones() as u64)
@@ -511,6 +514,7 @@ pub fn primes(n: u64, cancel: &Cancel) -> Result<Vec<u32>, KernelError> {
     // Rosser and Schoenfeld): a request past the allocation limit fails before the work.
     let estimate = 1.25506 * n as f64 / (n as f64).ln();
     check_allocation(estimate as u128 * 4, "the primes")?;
+    cancel.set_total(n);
     let sieve = Sieve::new(n);
     // Each run's primes; freed in the background (an aborted call returns at once).
     let parts: Vec<FreeLater<u32>> = sieve
@@ -521,6 +525,7 @@ pub fn primes(n: u64, cancel: &Cancel) -> Result<Vec<u32>, KernelError> {
             let mut out = Vec::new();
             try_reserve(&mut out, primes_in_interval_bound(numbers), "the primes")?;
             sieve.run(from, to, cancel, |first_byte, seg| {
+                cancel.advance(30 * seg.len() as u64);
                 for (w, chunk) in seg.chunks_exact(8).enumerate() {
                     let mut free = !u64::from_le_bytes(chunk.try_into().unwrap());
                     while free != 0 {

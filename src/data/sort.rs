@@ -83,7 +83,10 @@ fn sort_keys<T: Element>(
         "the sort's working buffer",
     )?);
     let key = |k: &T::Key| k.to_u64();
-    let finish = |piece: &mut [T::Key]| keys_to_values::<T>(piece, descending);
+    let finish = |piece: &mut [T::Key]| {
+        keys_to_values::<T>(piece, descending);
+        cancel.advance(piece.len() as u64);
+    };
     radix_sort(
         keys,
         &mut scratch,
@@ -104,6 +107,8 @@ pub fn sort<T: Element>(
     cancel: &Cancel,
 ) -> Result<(), KernelError> {
     let n = data.len();
+    // Progress: elements in their final place.
+    cancel.set_total(n as u64);
     // Rewrite the values as keys in place, noting which key bits vary.
     let scan = data
         .par_chunks_mut(CHUNK)
@@ -136,8 +141,10 @@ fn sort_scanned<T: Element>(
     match scan {
         None => Ok(()), // empty
         Some(scan) if scan.sorted => {
-            keys.par_chunks_mut(CHUNK)
-                .for_each(|piece| keys_to_values::<T>(piece, descending));
+            keys.par_chunks_mut(CHUNK).for_each(|piece| {
+                keys_to_values::<T>(piece, descending);
+                cancel.advance(piece.len() as u64);
+            });
             Ok(())
         }
         Some(scan) => sort_keys::<T>(keys, scan.or ^ scan.and, descending, cancel),
@@ -151,6 +158,7 @@ pub fn sorted_copy<T: Element>(
     cancel: &Cancel,
 ) -> Result<Vec<T>, KernelError> {
     let n = data.len();
+    cancel.set_total(n as u64);
     // Build the keys straight into the result buffer (fresh pages, touched once).
     let mut keys = FreeLater::new(try_zeroed_vec::<T::Key>(n, "the sorted array")?);
     let scan = keys
@@ -238,6 +246,7 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync + 'static>(
     cancel: &Cancel,
 ) -> Result<Vec<u32>, KernelError> {
     let n = data.len();
+    cancel.set_total(n as u64);
     let mut items = FreeLater::new(try_zeroed_vec::<I>(n, "argsort's working buffer")?);
     let (or, and) = items
         .par_chunks_mut(CHUNK)
@@ -269,7 +278,7 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync + 'static>(
         0,
         bits,
         or ^ and,
-        |_| {},
+        |piece| cancel.advance(piece.len() as u64),
         cancel,
     )?;
     let mut out = FreeLater::new(try_zeroed_vec::<u32>(n, "the index array")?);

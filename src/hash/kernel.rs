@@ -107,8 +107,17 @@ impl Hasher {
     }
 }
 
-/// The digest of `bytes`, polling `cancel` between chunks.
+/// The digest of `bytes`, polling `cancel` between chunks. Progress: bytes hashed.
 pub fn hash_bytes(
+    algorithm: Algorithm,
+    bytes: &[u8],
+    cancel: &Cancel,
+) -> Result<Vec<u8>, KernelError> {
+    cancel.set_total(bytes.len() as u64);
+    hash_chunks(algorithm, bytes, cancel)
+}
+
+fn hash_chunks(
     algorithm: Algorithm,
     bytes: &[u8],
     cancel: &Cancel,
@@ -117,16 +126,19 @@ pub fn hash_bytes(
     for chunk in bytes.chunks(CHUNK) {
         cancel.check()?;
         hasher.update(chunk);
+        cancel.advance(chunk.len() as u64);
     }
     Ok(hasher.finish())
 }
 
-/// The digests of every input, concatenated in input order, hashed in parallel.
+/// The digests of every input, concatenated in input order, hashed in parallel. Progress:
+/// bytes hashed, of all inputs.
 pub fn hash_many<B: AsRef<[u8]> + Sync>(
     algorithm: Algorithm,
     inputs: &[B],
     cancel: &Cancel,
 ) -> Result<Vec<u8>, KernelError> {
+    cancel.set_total(inputs.iter().map(|i| i.as_ref().len() as u64).sum());
     let len = algorithm.digest_len();
     let total = inputs
         .len()
@@ -137,7 +149,7 @@ pub fn hash_many<B: AsRef<[u8]> + Sync>(
         .zip(inputs.par_iter())
         .with_max_len(1) // one input per task: inputs can differ wildly in size
         .try_for_each(|(slot, input)| {
-            slot.copy_from_slice(&hash_bytes(algorithm, input.as_ref(), cancel)?);
+            slot.copy_from_slice(&hash_chunks(algorithm, input.as_ref(), cancel)?);
             Ok(())
         })?;
     Ok(out)
@@ -184,6 +196,7 @@ pub fn hash_file(
     if filled < current.len() {
         // the whole file fitted
         hasher.update(&current[..filled]);
+        cancel.advance(filled as u64);
         return Ok(hasher.finish());
     }
     let mut next = try_zeroed_vec::<u8>(size, "the file buffer")?;
@@ -193,6 +206,7 @@ pub fn hash_file(
             || hasher.update(&current[..filled]),
             || read_full(&mut file, &mut next),
         );
+        cancel.advance(filled as u64);
         filled = read.map_err(|e| io_error(e, "read", path))?;
         std::mem::swap(&mut current, &mut next);
     }
@@ -200,12 +214,18 @@ pub fn hash_file(
 }
 
 /// The digests of every file, concatenated in input order, files hashed in parallel. The first
-/// failure (in input order) is the error, naming its path.
+/// failure (in input order) is the error, naming its path. Progress: bytes read, of the files'
+/// sizes when the call started.
 pub fn hash_files<P: AsRef<str> + Sync>(
     algorithm: Algorithm,
     paths: &[P],
     cancel: &Cancel,
 ) -> Result<Vec<u8>, KernelError> {
+    let sizes: u64 = paths
+        .par_iter()
+        .map(|p| std::fs::metadata(p.as_ref()).map_or(0, |m| m.len()))
+        .sum();
+    cancel.set_total(sizes);
     let digests: Vec<Result<Vec<u8>, KernelError>> = paths
         .par_iter()
         .with_max_len(1)

@@ -217,12 +217,15 @@ pub fn blur(image: &ImageView, sigma: f64, cancel: &Cancel) -> Result<Image, Ker
         .min(image.height.div_ceil(threads * 4))
         .max(1);
     let mut data = FreeLater::new(try_zeroed_vec::<u8>(image.data.len(), "the blurred image")?);
+    // Progress: output rows.
+    cancel.set_total(image.height as u64);
     data.par_chunks_mut(stride * band)
         .enumerate()
         .try_for_each(|(i, out)| {
             cancel.check()?;
             let y0 = i * band;
             plan.run_band(y0, y0 + out.len() / stride, out);
+            cancel.advance((out.len() / stride) as u64);
             Ok(())
         })?;
     cancel.check()?; // a band may have stopped early

@@ -133,6 +133,8 @@ pub fn resize(
         "the resized image",
     )?);
     let scale = image.height as f64 / height as f64;
+    // Progress: output rows.
+    cancel.set_total(height as u64);
     data.par_chunks_mut(rows * row_bytes)
         .enumerate()
         .try_for_each(|(i, band)| -> Result<(), KernelError> {
@@ -163,6 +165,7 @@ pub fn resize(
                     .divide_alpha_inplace(&mut dst)
                     .map_err(|e| fail(&e))?;
             }
+            cancel.advance(band_height as u64);
             Ok(())
         })?;
     if let Some(copy) = premultiplied {

@@ -1,0 +1,118 @@
+'use strict'
+
+// A plain node:http server with one cheap endpoint and three heavy ones, each heavy one doing
+// its work in the way MODE names:
+//   MODE=plain    JavaScript on the main thread (what a first version of a server does)
+//   MODE=piscina  the same JavaScript in a worker_threads pool (piscina), one thread per core
+//   MODE=offload  offload (the default)
+//
+//   GET  /ping          "pong": the request every user of the server is waiting on
+//   GET  /stats         statistics over 4 million numbers held by the server
+//   POST /hash          SHA-256 of the uploaded body, hex
+//   GET  /resize        a raw 1920x1080 RGBA frame scaled down 4x; answers its byte length
+//   GET  /event-loop    the event loop's delay since the last call: { p50, p99, max } in ms
+//
+// PORT (default 3000; 0 picks a free one). Prints "listening on <port>" when ready.
+// `npm run demo:server` starts it in each mode and measures it under load with autocannon.
+
+const http = require('node:http')
+const os = require('node:os')
+const path = require('node:path')
+const { monitorEventLoopDelay } = require('node:perf_hooks')
+
+const offload = require('../..')
+const work = require('./work.js')
+
+const MODE = process.env.MODE || 'offload'
+if (!['plain', 'piscina', 'offload'].includes(MODE)) throw new Error(`MODE must be plain, piscina or offload; got ${MODE}`)
+const FRAME = { width: 1920, height: 1080, factor: 4 }
+const MAX_BODY = 64 << 20
+
+// The server's data, in shared memory so that a pool worker reads it without a copy.
+const values = new Float64Array(new SharedArrayBuffer(4_000_000 * 8))
+for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) * 1000 + (i % 977)
+const frame = new Uint8Array(new SharedArrayBuffer(FRAME.width * FRAME.height * 4))
+for (let i = 0; i < frame.length; i++) frame[i] = (i * 2654435761) >>> 27
+
+let pool = null
+if (MODE === 'piscina') {
+  const { Piscina } = require('piscina')
+  const threads = offload.configure().threads // the same number of threads as offload's pool
+  pool = new Piscina({ filename: path.join(__dirname, 'work.js'), minThreads: threads, maxThreads: threads })
+}
+
+const heavy = {
+  async stats() {
+    if (MODE === 'plain') return work.stats(values)
+    if (MODE === 'piscina') return pool.run({ kind: 'stats', buffer: values.buffer })
+    const s = await offload.describe(values)
+    return { count: s.count, mean: s.mean, min: s.min, max: s.max, stddev: s.stddev }
+  },
+  async hash(body) {
+    if (MODE === 'plain') return work.sha256(body)
+    if (MODE === 'piscina') {
+      const copy = new Uint8Array(body) // transferred to the worker, not cloned
+      return pool.run({ kind: 'hash', buffer: copy.buffer }, { transferList: [copy.buffer] })
+    }
+    return offload.hash(body, { algorithm: 'sha256' })
+  },
+  async resize() {
+    const { width, height, factor } = FRAME
+    if (MODE === 'plain') return work.shrink(frame, width, height, factor).data.byteLength
+    if (MODE === 'piscina') return pool.run({ kind: 'resize', buffer: frame.buffer, width, height, factor })
+    const out = await offload.resize({ data: frame, width, height, channels: 4 }, { width: width / factor, height: height / factor, filter: 'box' })
+    return out.data.byteLength
+  },
+}
+
+const loop = monitorEventLoopDelay({ resolution: 1 })
+loop.enable()
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    let size = 0
+    req.on('data', (c) => {
+      size += c.length
+      if (size > MAX_BODY) reject(Object.assign(new Error('body too large'), { status: 413 }))
+      else chunks.push(c)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
+
+function send(res, status, value) {
+  const body = typeof value === 'string' ? value : JSON.stringify(value)
+  res.writeHead(status, { 'content-type': typeof value === 'string' ? 'text/plain' : 'application/json' })
+  res.end(body)
+}
+
+const server = http.createServer(async (req, res) => {
+  try {
+    const url = req.url.split('?')[0]
+    if (req.method === 'GET' && url === '/ping') return send(res, 200, 'pong')
+    if (req.method === 'GET' && url === '/stats') return send(res, 200, await heavy.stats())
+    if (req.method === 'POST' && url === '/hash') return send(res, 200, await heavy.hash(await readBody(req)))
+    if (req.method === 'GET' && url === '/resize') return send(res, 200, { bytes: await heavy.resize() })
+    if (req.method === 'GET' && url === '/event-loop') {
+      const ms = (ns) => Math.round(ns / 1e4) / 100
+      const out = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }
+      loop.reset()
+      return send(res, 200, out)
+    }
+    send(res, 404, 'not found')
+  } catch (error) {
+    send(res, error.status || 500, String(error.message))
+  }
+})
+
+server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+  console.log(`listening on ${server.address().port} (MODE=${MODE}, ${os.availableParallelism()} cores)`)
+})
+
+// Stop cleanly: finish what is in flight, close the pool.
+process.on('SIGTERM', () => {
+  server.close(() => (pool ? pool.destroy() : Promise.resolve()).then(() => process.exit(0)))
+  server.closeAllConnections()
+})
