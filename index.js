@@ -42,11 +42,11 @@ if (process.env.OFFLOAD_THREADS !== undefined && require('node:worker_threads').
 
 /**
  * Sets the process-wide settings: the rayon pool size, the number of native calls in flight at
- * once (every thread counted), the per-thread queue limit and the per-buffer allocation limit;
- * returns the settings in force. Synchronous: a bad value throws, and nothing is applied.
+ * once (every thread counted), the per-thread queue limit, the per-buffer allocation limit and
+ * the pool threads' nice increment; returns the settings in force. Synchronous: a bad value throws, and nothing is applied.
  */
 function configure(options) {
-  const opts = v.options(options, 'options', ['threads', 'maxInFlight', 'maxQueue', 'maxAllocation'])
+  const opts = v.options(options, 'options', ['threads', 'maxInFlight', 'maxQueue', 'maxAllocation', 'niceIncrement'])
   let threads
   if (opts.threads !== undefined) {
     const max = native.maxThreads()
@@ -83,7 +83,12 @@ function configure(options) {
       throw outOfRange('options.maxAllocation', 'an integer number of bytes >= 0, or Infinity', maxAllocation)
     }
   }
-  // All values are checked before any is applied.
+  const niceIncrement = opts.niceIncrement === undefined
+    ? undefined
+    : v.integer(opts.niceIncrement, 'options.niceIncrement', 0, 19)
+  // All values are checked before any is applied. The priority goes first: it is the one the
+  // OS can refuse (lowering it again needs CAP_SYS_NICE), and then nothing else changes.
+  if (niceIncrement !== undefined) native.setNiceIncrement(niceIncrement)
   if (threads !== undefined) native.setThreads(threads)
   if (maxAllocation !== undefined) native.setMaxAllocation(maxAllocation)
   if (maxInFlight !== undefined) native.setMaxInFlight(maxInFlight)
@@ -98,6 +103,7 @@ function current() {
     maxInFlight: native.maxInFlight(),
     maxQueue: native.maxQueue(),
     maxAllocation: native.maxAllocation(),
+    niceIncrement: native.niceIncrement(),
   }
 }
 

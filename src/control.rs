@@ -110,6 +110,20 @@ pub fn max_threads() -> u32 {
     pool::max_threads() as u32
 }
 
+/// Runs the pool's threads `increment` (0 to 19) nice levels below the process (Linux).
+#[napi]
+pub fn set_nice_increment(increment: f64) -> napi::Result<()> {
+    let increment = whole(increment, "niceIncrement")?.min(i32::MAX as usize) as i32;
+    pool::set_nice_increment(increment)
+        .map_err(|e| napi::Error::new(Status::GenericFailure, e.to_string()))
+}
+
+/// The pool threads' nice increment.
+#[napi]
+pub fn nice_increment() -> u32 {
+    pool::nice_increment() as u32
+}
+
 /// The size of libuv's thread pool, as libuv reads `UV_THREADPOOL_SIZE`.
 #[napi]
 pub fn libuv_pool_size() -> u32 {

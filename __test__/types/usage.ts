@@ -1,7 +1,7 @@
 // Compiled by types.test.js with `tsc --noEmit --strict`: every export used as documented,
 // and wrong uses that the declarations must reject (each `@ts-expect-error` must be needed).
 import * as offload from '../..'
-import { AbortError, type Description, type HashOptions, type HistogramOptions, type ImageResult, type Matrix, type Settings, type Stats } from '../..'
+import { AbortError, type Description, type HashOptions, type HistogramOptions, type ImageResult, type Matrix, type Progress, type Settings, type Stats } from '../..'
 
 async function main(): Promise<void> {
   const signal = AbortSignal.timeout(1000)
@@ -32,6 +32,11 @@ async function main(): Promise<void> {
   const small: ImageResult = await offload.resize(image, { width: 1, filter: 'bilinear' })
   const channels: 1 | 2 | 3 | 4 = small.channels
   const settings: Settings = offload.configure({ threads: 2, maxInFlight: 1, maxQueue: Infinity, maxAllocation: 2 ** 30 })
+  const nice: number = offload.configure({ niceIncrement: 10 }).niceIncrement
+  const report = (p: Progress): void => void (p.done / p.total + nice)
+  await offload.sort(new Float64Array(2), { onProgress: report, progressInterval: 50 })
+  await offload.hashFile('x', { algorithm: 'sha256', onProgress: ({ done, total }) => void (done + total) })
+  await offload.countPrimes(100, { onProgress: report })
   const stats: Stats = offload.stats()
   const running: number = stats.running + stats.queued + stats.completed + stats.failed + stats.cancelled + settings.maxAllocation + stats.inFlight
   // A Buffer in, a Buffer out; in place, the very array.
@@ -82,6 +87,8 @@ async function main(): Promise<void> {
   offload.configure({ threads: '2' })
   // @ts-expect-error countPrimes takes a number or bigint
   await offload.countPrimes('10')
+  // @ts-expect-error describe takes no progress callback
+  await offload.describe(new Float64Array(2), { onProgress: report })
   // @ts-expect-error a sorted Uint8Array is not a Buffer
   const notABuffer: Buffer = await offload.sort(new Uint8Array(2))
   // @ts-expect-error a string digest's options do not give a Buffer

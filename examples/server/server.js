@@ -9,10 +9,12 @@
 //   GET  /ping          "pong": the request every user of the server is waiting on
 //   GET  /stats         statistics over 4 million numbers held by the server
 //   POST /hash          SHA-256 of the uploaded body, hex
-//   GET  /resize        a raw 1920x1080 RGBA frame scaled down 4x; answers its byte length
+//   GET  /resize        a raw 1920x1080 RGBA frame scaled down 4x (plain JS: a box filter;
+//                       offload: bilinear); answers the result's byte length
 //   GET  /event-loop    the event loop's delay since the last call: { p50, p99, max } in ms
 //
-// PORT (default 3000; 0 picks a free one). Prints "listening on <port>" when ready.
+// PORT (default 3000; 0 picks a free one). NICE sets offload's niceIncrement (and piscina's,
+// which needs the optional @napi-rs/nice). Prints "listening on <port>" when ready.
 // `npm run demo:server` starts it in each mode and measures it under load with autocannon.
 
 const http = require('node:http')
@@ -33,6 +35,8 @@ const values = new Float64Array(new SharedArrayBuffer(4_000_000 * 8))
 for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) * 1000 + (i % 977)
 const frame = new Uint8Array(new SharedArrayBuffer(FRAME.width * FRAME.height * 4))
 for (let i = 0; i < frame.length; i++) frame[i] = (i * 2654435761) >>> 27
+
+if (process.env.NICE !== undefined) offload.configure({ niceIncrement: Number(process.env.NICE) })
 
 let pool = null
 if (MODE === 'piscina') {
@@ -60,7 +64,7 @@ const heavy = {
     const { width, height, factor } = FRAME
     if (MODE === 'plain') return work.shrink(frame, width, height, factor).data.byteLength
     if (MODE === 'piscina') return pool.run({ kind: 'resize', buffer: frame.buffer, width, height, factor })
-    const out = await offload.resize({ data: frame, width, height, channels: 4 }, { width: width / factor, height: height / factor, filter: 'box' })
+    const out = await offload.resize({ data: frame, width, height, channels: 4 }, { width: width / factor, height: height / factor, filter: 'bilinear' })
     return out.data.byteLength
   },
 }

@@ -86,7 +86,7 @@ where
         low: first_shift,
         cancel,
     };
-    region.sort(data, scratch, top + 1, false, true)
+    region.sort(data, scratch, top + 1, false)
 }
 
 /// The key bits that are not the same in every key: OR of all keys XOR AND of all keys.
@@ -117,16 +117,15 @@ struct Region<'a, F, G> {
 }
 
 impl<F, G> Region<'_, F, G> {
-    /// Sorts `data` by key bits `[low, high)` (its keys agree on the bits above). The result
-    /// goes to `scratch` when `to_scratch`, else stays in `data`; `finish` runs on it there.
-    /// `tight`: bit `high - 1` is known to vary.
+    /// Sorts `data` by key bits `[low, high)` (its keys agree on the bits above, and bit
+    /// `high - 1` varies unless `high == low`). The result goes to `scratch` when
+    /// `to_scratch`, else stays in `data`; `finish` runs on it there.
     fn sort<T>(
         &self,
         data: &mut [T],
         scratch: &mut [T],
         high: u32,
         to_scratch: bool,
-        tight: bool,
     ) -> Result<(), KernelError>
     where
         T: Copy + Send + Sync,
@@ -135,24 +134,6 @@ impl<F, G> Region<'_, F, G> {
     {
         let (key, low, cancel) = (self.key, self.low, self.cancel);
         let n = data.len();
-        let mut high = high;
-        if !tight && high > low && std::mem::size_of_val(data) > LEAF_BYTES {
-            // A large bucket may share many more bits than its digit (few distinct values, or
-            // runs of equal keys): one read finds the highest bit that still varies, so no
-            // scatter is spent on bytes that are the same in every key of the bucket.
-            cancel.check()?;
-            let bits = if high >= 64 {
-                u64::MAX
-            } else {
-                (1u64 << high) - 1
-            };
-            let varying = varying_bits(data, key) & bits & !((1u64 << low) - 1);
-            high = if varying == 0 {
-                low
-            } else {
-                64 - varying.leading_zeros()
-            };
-        }
         if n <= TINY || high <= low || std::mem::size_of_val(data) <= LEAF_BYTES {
             let in_scratch = if high <= low {
                 false
@@ -181,27 +162,48 @@ impl<F, G> Region<'_, F, G> {
         // MSD step on bits [shift, high): scatter into scratch, then sort each bucket from
         // there, so that the buffers swap roles and nothing is copied back.
         let shift = high.saturating_sub(8).max(low);
-        let ends = scatter(
+        // The counting pass also notes, per bucket, which key bits vary in it: a bucket of few
+        // distinct values (or of equal keys) then skips every byte its keys share instead of
+        // scattering on each, at the cost of two operations in L1 per key.
+        let counts = count_digits(data, chunk_len(n), key, shift, cancel)?;
+        let varying: Vec<u64> = (0..256)
+            .map(|d| {
+                let (or, and) = counts.iter().fold((0, u64::MAX), |acc, c| {
+                    merge_or_and(acc, (c.or[d], c.and[d]))
+                });
+                or ^ and
+            })
+            .collect();
+        let counts: Vec<[usize; 256]> = counts.into_iter().map(|c| c.counts).collect();
+        let ends = place(
             data,
             scratch,
             chunk_len(n),
             |x| ((key(x) >> shift) & 0xff) as usize,
+            counts,
             cancel,
         )?;
+        let below_shift = if shift >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << shift) - 1
+        };
         let mut buckets = Vec::with_capacity(256);
         let (mut rest_s, mut rest_d) = (scratch, data);
         let mut start = 0;
-        for end in ends {
+        for (d, end) in ends.into_iter().enumerate() {
             let (b_s, s) = rest_s.split_at_mut(end - start);
-            let (b_d, d) = rest_d.split_at_mut(end - start);
+            let (b_d, r) = rest_d.split_at_mut(end - start);
             if !b_s.is_empty() {
-                buckets.push((b_s, b_d));
+                let v = varying[d] & below_shift & !((1u64 << low) - 1);
+                let bucket_high = if v == 0 { low } else { 64 - v.leading_zeros() };
+                buckets.push((b_s, b_d, bucket_high));
             }
-            (rest_s, rest_d, start) = (s, d, end);
+            (rest_s, rest_d, start) = (s, r, end);
         }
         buckets
             .into_par_iter()
-            .try_for_each(|(b_s, b_d)| self.sort(b_s, b_d, shift, !to_scratch, false))
+            .try_for_each(|(b_s, b_d, h)| self.sort(b_s, b_d, h, !to_scratch))
     }
 }
 
@@ -281,7 +283,70 @@ where
         })
         .collect();
     cancel.check()?;
+    place(src, dst, len, digit, counts, cancel)
+}
 
+/// One chunk's digit counts, with the OR and AND of the keys of each digit.
+struct DigitCounts {
+    counts: [usize; 256],
+    or: [u64; 256],
+    and: [u64; 256],
+}
+
+/// The counting pass of an MSD step: per chunk of `len`, how many keys have each digit
+/// `(key >> shift) & 0xff`, and which bits those keys share.
+fn count_digits<T, F>(
+    src: &[T],
+    len: usize,
+    key: &F,
+    shift: u32,
+    cancel: &Cancel,
+) -> Result<Vec<DigitCounts>, KernelError>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&T) -> u64 + Sync,
+{
+    let counts: Vec<Box<DigitCounts>> = src
+        .par_chunks(len)
+        .map(|c| {
+            let mut h = Box::new(DigitCounts {
+                counts: [0; 256],
+                or: [0; 256],
+                and: [u64::MAX; 256],
+            });
+            for part in c.chunks(POLL_EVERY) {
+                if cancel.is_cancelled() {
+                    break; // the counts are dropped below
+                }
+                for x in part {
+                    let k = key(x);
+                    let d = ((k >> shift) & 0xff) as usize;
+                    h.counts[d] += 1;
+                    h.or[d] |= k;
+                    h.and[d] &= k;
+                }
+            }
+            h
+        })
+        .collect();
+    cancel.check()?;
+    Ok(counts.into_iter().map(|b| *b).collect())
+}
+
+/// The writing pass of a counting scatter: chunk c of `src` (chunks of `len`, as counted in
+/// `counts`) writes its keys of digit d after those of earlier digits and earlier chunks.
+fn place<T, D>(
+    src: &[T],
+    dst: &mut [T],
+    len: usize,
+    digit: D,
+    counts: Vec<[usize; 256]>,
+    cancel: &Cancel,
+) -> Result<[usize; 256], KernelError>
+where
+    T: Copy + Send + Sync,
+    D: Fn(&T) -> usize + Sync,
+{
     // Chunk c writes digit d from offsets[c][d] on: digits in order, chunks in order (stable).
     let mut offsets = vec![[0usize; 256]; counts.len()];
     let mut ends = [0usize; 256];

@@ -1,0 +1,76 @@
+'use strict'
+
+// examples/server/server.js answers the same in every MODE (plain, piscina, offload), against
+// independent references, and stops cleanly on SIGTERM. (`npm run demo:server` measures it.)
+
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const crypto = require('node:crypto')
+const path = require('node:path')
+const { describe, it } = require('node:test')
+
+const SERVER = path.join(__dirname, '..', 'examples', 'server', 'server.js')
+
+function start(mode) {
+  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, MODE: mode, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = /listening on (\d+)/.exec(out)
+      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}` })
+    })
+    child.stderr.on('data', (d) => { out += d })
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)))
+  })
+}
+
+/** The statistics /stats reports, from the same formula for the server's data, in plain JS. */
+function expectedStats() {
+  const n = 4_000_000
+  let sum = 0
+  let min = Infinity
+  let max = -Infinity
+  const values = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const x = Math.sin(i) * 1000 + (i % 977)
+    values[i] = x
+    sum += x
+    min = Math.min(min, x)
+    max = Math.max(max, x)
+  }
+  const mean = sum / n
+  let dev = 0
+  for (let i = 0; i < n; i++) dev += (values[i] - mean) ** 2
+  return { count: n, mean, min, max, stddev: Math.sqrt(dev / n) }
+}
+
+describe('examples/server', () => {
+  const stats = expectedStats()
+  const body = crypto.randomBytes(3 << 20)
+  const digest = crypto.createHash('sha256').update(body).digest('hex')
+
+  for (const mode of ['plain', 'piscina', 'offload']) {
+    it(`MODE=${mode}: every endpoint answers correctly, SIGTERM exits cleanly`, async () => {
+      const { child, url } = await start(mode)
+      try {
+        assert.equal(await (await fetch(`${url}/ping`)).text(), 'pong')
+        const s = await (await fetch(`${url}/stats`)).json()
+        assert.equal(s.count, stats.count)
+        assert.equal(s.min, stats.min)
+        assert.equal(s.max, stats.max)
+        assert.ok(Math.abs(s.mean - stats.mean) < 1e-9 * Math.abs(stats.mean), `${s.mean} vs ${stats.mean}`)
+        assert.ok(Math.abs(s.stddev - stats.stddev) < 1e-6 * stats.stddev, `${s.stddev} vs ${stats.stddev}`)
+        assert.equal(await (await fetch(`${url}/hash`, { method: 'POST', body })).text(), digest)
+        assert.deepEqual(await (await fetch(`${url}/resize`)).json(), { bytes: 480 * 270 * 4 })
+        const loop = await (await fetch(`${url}/event-loop`)).json()
+        for (const k of ['p50', 'p99', 'max']) assert.equal(typeof loop[k], 'number')
+        assert.equal((await fetch(`${url}/nothing`)).status, 404)
+      } finally {
+        child.kill('SIGTERM')
+      }
+      const [code, signal] = await new Promise((resolve) => child.once('exit', (c, s) => resolve([c, s])))
+      assert.deepEqual([code, signal], [0, null])
+    })
+  }
+})

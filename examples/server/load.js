@@ -1,0 +1,117 @@
+'use strict'
+
+// `npm run demo:server`: starts examples/server/server.js once per mode and measures it with
+// autocannon on 127.0.0.1 (bounded runs): `/ping` at a fixed rate, alone (idle) and while
+// the heavy endpoints are kept busy; prints `/ping` p50/p99, heavy requests per second and the
+// server's own event-loop delay p99 per mode.
+//
+// DEMO_SECONDS (default 8) per mode; DEMO_MODES (default "idle,plain,piscina,offload").
+// Any other environment (OFFLOAD_THREADS, OFFLOAD_NICE...) passes through to the server.
+
+const { spawn } = require('node:child_process')
+const os = require('node:os')
+const path = require('node:path')
+const autocannon = require('autocannon')
+
+const SECONDS = Number(process.env.DEMO_SECONDS) || 8
+const MODES = (process.env.DEMO_MODES || 'idle,plain,piscina,offload').split(',')
+const PING_RATE = 50 // requests per second, from one connection
+const HEAVY_CONNECTIONS = 6
+const BODY = Buffer.alloc(4 << 20, 'offload') // the upload /hash receives
+
+function start(mode) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'server.js')], {
+    env: { ...process.env, MODE: mode === 'idle' ? 'offload' : mode, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = /listening on (\d+)/.exec(out)
+      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}` })
+    })
+    child.once('exit', (code) => reject(new Error(`server (${mode}) exited with ${code}: ${out}`)))
+  })
+}
+
+const run = (options) => new Promise((resolve, reject) => {
+  autocannon(options, (error, result) => (error ? reject(error) : resolve(result)))
+})
+
+async function get(url) {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: ${res.status}`)
+  return res.json()
+}
+
+async function measure(mode) {
+  const { child, url } = await start(mode)
+  try {
+    // One of each heavy request first: pools start, code warms up.
+    await get(`${url}/stats`)
+    await fetch(`${url}/hash`, { method: 'POST', body: BODY })
+    await get(`${url}/resize`)
+    await get(`${url}/event-loop`) // resets the server's histogram
+    // In a worker thread of its own, so that the heavy load's client (4 MiB bodies) never delays
+    // the ping client's event loop and inflates what it measures.
+    const ping = run({ url: `${url}/ping`, connections: 1, overallRate: PING_RATE, duration: SECONDS, workers: 1 })
+    const heavy = mode === 'idle'
+      ? null
+      : run({
+        url,
+        connections: HEAVY_CONNECTIONS,
+        duration: SECONDS,
+        timeout: 60,
+        requests: [
+          { method: 'GET', path: '/stats' },
+          { method: 'POST', path: '/hash', body: BODY },
+          { method: 'GET', path: '/resize' },
+        ],
+      })
+    const [p, h] = await Promise.all([ping, heavy])
+    const loop = await get(`${url}/event-loop`)
+    return {
+      mode,
+      p50: p.latency.p50,
+      p99: p.latency.p99,
+      pingErrors: p.errors + p.timeouts + p.non2xx,
+      heavy: h ? h.requests.average : null,
+      heavyErrors: h ? h.errors + h.timeouts + h.non2xx : 0,
+      loopP99: loop.p99,
+    }
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+  }
+}
+
+const LABELS = {
+  idle: 'idle (no heavy load)',
+  plain: 'plain JS on the main thread',
+  piscina: 'the same JS in piscina',
+  offload: 'offload',
+}
+
+async function main() {
+  console.log(`${os.cpus()[0].model}, ${os.availableParallelism()} cores, Node ${process.version}; ${SECONDS} s per mode`)
+  console.log(`/ping at ${PING_RATE}/s while ${HEAVY_CONNECTIONS} connections loop over /stats, POST /hash (4 MiB), /resize\n`)
+  const rows = []
+  for (const mode of MODES) {
+    const r = await measure(mode)
+    rows.push(r)
+    const errors = r.pingErrors + r.heavyErrors
+    console.error(`  ${mode}: done${errors ? ` (${errors} errors or timeouts)` : ''}`)
+  }
+  console.log('| server | /ping p50 | /ping p99 | heavy requests/s | event-loop delay p99 |')
+  console.log('|---|---:|---:|---:|---:|')
+  for (const r of rows) {
+    const heavy = r.heavy === null ? '-' : r.heavy.toFixed(1)
+    console.log(`| ${LABELS[r.mode] ?? r.mode} | ${r.p50} ms | ${r.p99} ms | ${heavy} | ${r.loopP99} ms |`)
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
