@@ -255,7 +255,7 @@ suite('queue and settings', () => {
     }
     const cores = offload.stats().threads
     const { maxAllocation } = offload.stats()
-    assert.deepEqual(offload.configure({ threads: 1 }), { threads: 1, maxInFlight: 2, maxQueue: Infinity, maxAllocation })
+    assert.deepEqual(offload.configure({ threads: 1 }), { threads: 1, maxInFlight: 2, maxQueue: Infinity, maxAllocation, niceIncrement: 10 })
     assert.equal(offload.stats().threads, 1)
     // any safe integer is a valid queue limit, also past 2 ** 32
     assert.equal(offload.configure({ maxQueue: 2 ** 40 }).maxQueue, 2 ** 40)
@@ -269,6 +269,7 @@ suite('queue and settings', () => {
       'maxAllocation',
       'maxInFlight',
       'maxQueue',
+      'niceIncrement',
       'queued',
       'running',
       'threads',
