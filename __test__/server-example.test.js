@@ -4,26 +4,10 @@
 // independent references, and stops cleanly on SIGTERM. (`npm run demo:server` measures it.)
 
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
-const path = require('node:path')
 const { describe, it } = require('node:test')
 
-const SERVER = path.join(__dirname, '..', 'examples', 'server', 'server.js')
-
-function start(mode) {
-  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, MODE: mode, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = /listening on (\d+)/.exec(out)
-      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}` })
-    })
-    child.stderr.on('data', (d) => { out += d })
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)))
-  })
-}
+const { start } = require('../examples/server/load.js')
 
 /** The statistics /stats reports, from the same formula for the server's data, in plain JS. */
 function expectedStats() {

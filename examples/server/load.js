@@ -19,13 +19,15 @@ const PING_RATE = 50 // requests per second, from one connection
 const HEAVY_CONNECTIONS = 6
 const BODY = Buffer.alloc(4 << 20, 'offload') // the upload /hash receives
 
-function start(mode) {
+/** Starts server.js with MODE `mode` ('idle' runs offload) on a free port: { child, url }. */
+function start(mode, env = {}) {
   const child = spawn(process.execPath, [path.join(__dirname, 'server.js')], {
-    env: { ...process.env, MODE: mode === 'idle' ? 'offload' : mode, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env, MODE: mode === 'idle' ? 'offload' : mode, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   return new Promise((resolve, reject) => {
     let out = ''
+    child.stderr.on('data', (d) => { out += d })
     child.stdout.on('data', (d) => {
       out += d
       const m = /listening on (\d+)/.exec(out)
@@ -111,7 +113,11 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error)
-  process.exit(1)
-})
+module.exports = { start }
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}

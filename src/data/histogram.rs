@@ -275,22 +275,9 @@ fn histogram_with<T: Element>(
                     cancel.check()?;
                     count(c, &grid, &mut h);
                 }
-                let mut merged = vec![0u64; bins];
-                for part in h.chunks_exact(stride) {
-                    merged
-                        .iter_mut()
-                        .zip(part)
-                        .for_each(|(m, c)| *m += *c as u64);
-                }
-                Ok(merged)
+                Ok(merge_subs(&h, stride, bins))
             })
-            .try_reduce(
-                || vec![0u64; bins],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    Ok(a)
-                },
-            )?
+            .try_reduce(|| vec![0u64; bins], |a, b| Ok(add_counts(a, b)))?
     } else {
         histogram_by_edges(values, &edges, lo, hi, task, subs, cancel)?
     };
@@ -358,23 +345,28 @@ fn histogram_by_edges<T: Element>(
                     }
                 }
             }
-            let mut merged = vec![0u64; bins];
-            for part in h.chunks_exact(bins) {
-                merged
-                    .iter_mut()
-                    .zip(part)
-                    .for_each(|(m, c)| *m += *c as u64);
-            }
-            Ok(merged)
+            Ok(merge_subs(&h, bins, bins))
         })
-        .try_reduce(
-            || vec![0u64; bins],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                Ok(a)
-            },
-        )?;
+        .try_reduce(|| vec![0u64; bins], |a, b| Ok(add_counts(a, b)))?;
     Ok(counts)
+}
+
+/// One task's counts: the sum of its sub-histograms, each `stride` counters long, of which the
+/// first `bins` are bins (a grid's last counter collects the values outside the range).
+fn merge_subs(h: &[u32], stride: usize, bins: usize) -> Vec<u64> {
+    let mut merged = vec![0u64; bins];
+    for part in h.chunks_exact(stride) {
+        merged
+            .iter_mut()
+            .zip(part)
+            .for_each(|(m, c)| *m += *c as u64);
+    }
+    merged
+}
+
+fn add_counts(mut a: Vec<u64>, b: Vec<u64>) -> Vec<u64> {
+    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+    a
 }
 
 #[cfg(test)]

@@ -439,6 +439,30 @@ mod tests {
         }
     }
 
+    /// Radix-sorts `(key, index)` pairs by the low `bits` of the key; returns how many elements
+    /// `finish` saw.
+    fn sort_pairs_by_key(pairs: &mut [(u64, u32)], bits: u32) -> usize {
+        let mut scratch = vec![(0, 0); pairs.len()];
+        let key = |p: &(u64, u32)| p.0;
+        let varying = varying_bits(pairs, &key);
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let finish = |s: &mut [(u64, u32)]| {
+            seen.fetch_add(s.len(), std::sync::atomic::Ordering::Relaxed);
+        };
+        radix_sort(
+            pairs,
+            &mut scratch,
+            key,
+            0,
+            bits,
+            varying,
+            finish,
+            &Cancel::new(),
+        )
+        .unwrap();
+        seen.into_inner()
+    }
+
     #[test]
     fn is_stable() {
         // sort pairs by the high half only; the low half (original index) must stay in order
@@ -450,26 +474,8 @@ mod tests {
                 .collect();
             // the key hides the index: only stability can keep it ascending among equal keys
             let mut pairs: Vec<(u64, u32)> = data.iter().map(|x| (x >> 32, *x as u32)).collect();
-            let mut scratch = vec![(0, 0); n as usize];
-            let key = |p: &(u64, u32)| p.0;
-            let varying = varying_bits(&pairs, &key);
             // `finish` sees every element exactly once
-            let seen = std::sync::atomic::AtomicUsize::new(0);
-            let finish = |s: &mut [(u64, u32)]| {
-                seen.fetch_add(s.len(), std::sync::atomic::Ordering::Relaxed);
-            };
-            radix_sort(
-                &mut pairs,
-                &mut scratch,
-                key,
-                0,
-                32,
-                varying,
-                finish,
-                &Cancel::new(),
-            )
-            .unwrap();
-            assert_eq!(seen.into_inner(), n as usize);
+            assert_eq!(sort_pairs_by_key(&mut pairs, 32), n as usize);
             for w in pairs.windows(2) {
                 assert!(w[0] < w[1], "{w:?}");
             }
@@ -502,25 +508,7 @@ mod tests {
             let mut pairs: Vec<(u64, u32)> = keys.iter().zip(0..).map(|(&k, i)| (k, i)).collect();
             let mut expected = pairs.clone();
             expected.sort(); // by key, then index: the stable order
-            let mut scratch = vec![(0, 0); n];
-            let key = |p: &(u64, u32)| p.0;
-            let varying = varying_bits(&pairs, &key);
-            let seen = std::sync::atomic::AtomicUsize::new(0);
-            let finish = |s: &mut [(u64, u32)]| {
-                seen.fetch_add(s.len(), std::sync::atomic::Ordering::Relaxed);
-            };
-            radix_sort(
-                &mut pairs,
-                &mut scratch,
-                key,
-                0,
-                64,
-                varying,
-                finish,
-                &Cancel::new(),
-            )
-            .unwrap();
-            assert_eq!(seen.into_inner(), n, "shape {s}");
+            assert_eq!(sort_pairs_by_key(&mut pairs, 64), n, "shape {s}");
             assert!(pairs == expected, "shape {s}");
         }
     }
