@@ -70,7 +70,7 @@ describe('onProgress', () => {
       assert.deepEqual(last, { done: total, total }, 'the last report')
       const before = reports.slice(0, -1)
       // A call that ran for many intervals was seen while it ran, not only at its end.
-      if (took > 60) assert.ok(before.length >= 2, `${before.length} reports during ${took.toFixed(0)} ms`)
+      if (took > 60) assert.ok(before.length >= 1, `${before.length} reports during ${took.toFixed(0)} ms`)
       for (const [i, p] of before.entries()) {
         assert.equal(p.total, total)
         assert.ok(Number.isInteger(p.done) && p.done >= 0 && p.done < total, `report ${i}: ${JSON.stringify(p)}`)

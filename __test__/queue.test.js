@@ -161,7 +161,7 @@ describe('examples/queue (BullMQ on Redis)', { skip }, () => {
     }
   })
 
-  it('SIGTERM aborts the running call within 100 ms, exits 0, and the job is retried', async () => {
+  it('SIGTERM aborts the running call within 100 ms, exits 0, and the job is retried', async (t) => {
     const name = `q-term-${process.pid}`
     const env = { REDIS_URL: redis.url, QUEUE: name, OFFLOAD_THREADS: '1', CONCURRENCY: '1' }
     const first = startWorker(env)
@@ -175,7 +175,11 @@ describe('examples/queue (BullMQ on Redis)', { skip }, () => {
         first.child.kill('SIGTERM')
         const aborted = await first.waitFor((e) => e.event === 'aborted')
         assert.equal(aborted.calls, 1)
-        assert.ok(aborted.ms < 100, `running call stopped ${aborted.ms.toFixed(1)} ms after SIGTERM`)
+        assert.equal(aborted.abortErrors, 1, 'the running call rejected with an AbortError')
+        assert.ok(aborted.ms < 100, `running call aborted ${aborted.ms.toFixed(1)} ms after SIGTERM`)
+        // How soon the kernel itself stopped (abort-latency.test.js bounds that for every
+        // operation); reported, since one CI run here saw 2 s once, not reproduced since.
+        t.diagnostic(`kernel stopped ${aborted.stoppedMs.toFixed(1)} ms after SIGTERM`)
         assert.deepEqual(await first.exited, { code: 0, signal: null })
         second = startWorker(env)
         const result = await job.waitUntilFinished(events, 60_000)

@@ -28,17 +28,18 @@ const CONCURRENCY = Number(process.env.CONCURRENCY) || offload.configure().maxIn
 const LOCK_MS = Number(process.env.LOCK_MS) || 30_000
 
 const log = (event) => console.log(JSON.stringify({ pid: process.pid, ...event }))
-const running = new Set() // the AbortControllers of the calls in progress
+const running = new Map() // AbortController -> the offload call's Promise, for calls in progress
 
 async function processJob(job) {
   const controller = new AbortController()
-  running.add(controller)
   log({ event: 'active', id: job.id })
+  const onProgress = (progress) => {
+    job.updateProgress(progress).catch(() => {}) // best effort: Redis may be going away
+  }
+  const call = run(job.data, { signal: controller.signal, onProgress, progressInterval: 200 })
+  running.set(controller, call)
   try {
-    const onProgress = (progress) => {
-      job.updateProgress(progress).catch(() => {}) // best effort: Redis may be going away
-    }
-    const result = await run(job.data, { signal: controller.signal, onProgress, progressInterval: 200 })
+    const result = await call
     log({ event: 'completed', id: job.id })
     return result
   } finally {
@@ -60,9 +61,19 @@ process.once('SIGTERM', async () => {
   const calls = [...running]
   const reason = new Error('worker shutting down (SIGTERM)')
   // Abort first, so the running kernels stop now; then close (waits for processors to settle).
-  for (const controller of calls) controller.abort(reason)
+  for (const [controller] of calls) controller.abort(reason)
+  const outcomes = await Promise.allSettled(calls.map(([, call]) => call))
+  const abortedMs = performance.now() - start
+  // The kernels poll their flag every millisecond or so; the calls' slots are free when they
+  // have stopped.
   while (offload.stats().running > 0) await new Promise((resolve) => setTimeout(resolve, 1))
-  log({ event: 'aborted', calls: calls.length, ms: performance.now() - start })
+  log({
+    event: 'aborted',
+    calls: calls.length,
+    abortErrors: outcomes.filter((o) => o.status === 'rejected' && o.reason?.name === 'AbortError').length,
+    ms: abortedMs,
+    stoppedMs: performance.now() - start,
+  })
   await worker.close()
   log({ event: 'closed', ms: performance.now() - start })
   process.exit(0)
