@@ -115,34 +115,10 @@ pub fn try_zeroed_vec<T: Zeroable>(len: usize, what: &str) -> Result<Vec<T>, Ker
     if ptr.is_null() {
         return Err(too_big());
     }
-    advise_huge_pages(ptr, layout.size());
     // SAFETY: allocated by the global allocator with Vec<T>'s own layout for `len` elements.
     Ok(unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, len) })
 }
 
-/// Asks Linux to back a large, not yet touched allocation with 2 MiB pages, so that filling
-/// it takes one page fault per 2 MiB instead of one per 4 KiB (transparent huge pages are in
-/// `madvise` mode on many distributions; in `always` mode this changes nothing, in `never` it
-/// is ignored). Only whole 2 MiB pages inside the allocation are advised, so the allocator's
-/// own bookkeeping around it is untouched.
-fn advise_huge_pages(ptr: *mut u8, len: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        if len < 2 * HUGE {
-            return;
-        }
-        let start = (ptr as usize).next_multiple_of(HUGE);
-        let end = (ptr as usize + len) & !(HUGE - 1);
-        if end > start {
-            // SAFETY: [start, end) lies inside the allocation just made; MADV_HUGEPAGE only
-            // changes how its pages are backed, never their contents. Failure is harmless.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (ptr, len);
-}
 
 /// `Vec::try_reserve` with an error that says what could not be allocated and how big it was.
 pub fn try_reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<(), KernelError> {
