@@ -119,7 +119,6 @@ pub fn try_zeroed_vec<T: Zeroable>(len: usize, what: &str) -> Result<Vec<T>, Ker
     Ok(unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, len) })
 }
 
-
 /// `Vec::try_reserve` with an error that says what could not be allocated and how big it was.
 pub fn try_reserve<T>(v: &mut Vec<T>, additional: usize, what: &str) -> Result<(), KernelError> {
     let total = (v.len() as u128 + additional as u128) * (std::mem::size_of::<T>() as u128);

@@ -2,7 +2,7 @@
 //! `Arc` it started with, so resizing never disturbs work in progress.
 
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -53,7 +53,14 @@ pub const DEFAULT_NICE_INCREMENT: i32 = 10;
 static NICE_INCREMENT: AtomicI32 = AtomicI32::new(DEFAULT_NICE_INCREMENT);
 /// Thread ids of every live pool thread (of every pool: a replaced pool's threads finish their
 /// work first), so a new nice increment reaches threads already running.
-static POOL_THREADS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+#[cfg(target_os = "linux")]
+static POOL_THREADS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// The live pool threads' ids (a panic elsewhere never leaves them unusable).
+#[cfg(target_os = "linux")]
+fn pool_threads() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    POOL_THREADS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 #[cfg(target_os = "linux")]
 mod priority {
@@ -90,10 +97,7 @@ fn on_thread_start() {
     #[cfg(target_os = "linux")]
     {
         let tid = priority::thread_id();
-        POOL_THREADS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(tid);
+        pool_threads().push(tid);
         let increment = NICE_INCREMENT.load(Ordering::Relaxed);
         if increment != 0 {
             // Raising a nice value needs no privilege; a failure leaves the default priority.
@@ -106,10 +110,7 @@ fn on_thread_exit() {
     #[cfg(target_os = "linux")]
     {
         let tid = priority::thread_id();
-        POOL_THREADS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|&t| t != tid);
+        pool_threads().retain(|&t| t != tid);
     }
 }
 
@@ -135,9 +136,8 @@ pub fn set_nice_increment(increment: i32) -> Result<(), KernelError> {
                 *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
             }
         } else if increment > before {
-            let threads = POOL_THREADS.lock().unwrap_or_else(|e| e.into_inner());
             let nice = pool_nice(increment);
-            for &tid in threads.iter() {
+            for &tid in pool_threads().iter() {
                 // A thread that is exiting (ESRCH) needs nothing; any other failure leaves that
                 // thread at its priority, which only makes it compete as before.
                 let _ = priority::set(tid, nice);
@@ -152,21 +152,6 @@ pub fn set_nice_increment(increment: i32) -> Result<(), KernelError> {
 /// The nice increment set by [`set_nice_increment`].
 pub fn nice_increment() -> i32 {
     NICE_INCREMENT.load(Ordering::Relaxed)
-}
-
-/// The nice value of each live pool thread (Linux; empty elsewhere), for tests.
-pub fn pool_thread_nice_values() -> Vec<i32> {
-    #[cfg(target_os = "linux")]
-    {
-        let threads = POOL_THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        threads
-            .iter()
-            // SAFETY: getpriority has no preconditions.
-            .map(|&t| unsafe { libc::getpriority(libc::PRIO_PROCESS, t as libc::id_t) })
-            .collect()
-    }
-    #[cfg(not(target_os = "linux"))]
-    Vec::new()
 }
 
 fn build(threads: usize) -> Result<ThreadPool, KernelError> {
