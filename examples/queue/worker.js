@@ -30,9 +30,14 @@ const LOCK_MS = Number(process.env.LOCK_MS) || 30_000
 const log = (event) => console.log(JSON.stringify({ pid: process.pid, ...event }))
 const running = new Map() // AbortController -> the offload call's Promise, for calls in progress
 
+let shuttingDown = null // the Error that aborts calls, once SIGTERM has arrived
+
 async function processJob(job) {
   const controller = new AbortController()
   log({ event: 'active', id: job.id })
+  // A job that became active while shutting down fails at once, with attempts left for
+  // another worker.
+  if (shuttingDown) controller.abort(shuttingDown)
   const onProgress = (progress) => {
     job.updateProgress(progress).catch(() => {}) // best effort: Redis may be going away
   }
@@ -59,9 +64,14 @@ worker.on('ready', () => log({ event: 'ready', threads: offload.configure().thre
 process.once('SIGTERM', async () => {
   const start = performance.now()
   const calls = [...running]
-  const reason = new Error('worker shutting down (SIGTERM)')
-  // Abort first, so the running kernels stop now; then close (waits for processors to settle).
-  for (const [controller] of calls) controller.abort(reason)
+  shuttingDown = new Error('worker shutting down (SIGTERM)')
+  // Close first: a failed job frees its slot, and a worker that is not closing fetches the
+  // next job at once, often the very job just aborted (attempts left, no backoff), which would
+  // then run to its end here instead of on another worker. close() marks the worker closing
+  // synchronously and resolves when the processors have settled.
+  const closed = worker.close()
+  // Then abort, so the running kernels stop now.
+  for (const [controller] of calls) controller.abort(shuttingDown)
   const outcomes = await Promise.allSettled(calls.map(([, call]) => call))
   const abortedMs = performance.now() - start
   // The kernels poll their flag every millisecond or so; the calls' slots are free when they
@@ -74,7 +84,7 @@ process.once('SIGTERM', async () => {
     ms: abortedMs,
     stoppedMs: performance.now() - start,
   })
-  await worker.close()
+  await closed
   log({ event: 'closed', ms: performance.now() - start })
   process.exit(0)
 })
