@@ -10,6 +10,7 @@ const data = require('./lib/data.js')
 const hashing = require('./lib/hash.js')
 const algo = require('./lib/algo.js')
 const image = require('./lib/image.js')
+const compression = require('./lib/compress.js')
 const { AbortError, outOfRange } = require('./lib/errors.js')
 const { counters, pump } = require('./lib/scheduler.js')
 const v = require('./lib/validate.js')
@@ -121,7 +122,8 @@ function stats() {
 }
 
 const { sort, argsort, describe, quantiles, histogram } = data
-const { hash, hashMany, hashFile, hashFiles } = hashing
+const { hash, hashMany, hashFile, hashFiles, hashStream } = hashing
+const { compress, decompress, compressFile, decompressFile, createCompressStream, createDecompressStream } = compression
 const { countPrimes, primes, matmul, mandelbrot } = algo
 const { grayscale, blur, resize } = image
 
@@ -136,6 +138,13 @@ module.exports = {
   hashMany,
   hashFile,
   hashFiles,
+  hashStream,
+  compress,
+  decompress,
+  compressFile,
+  decompressFile,
+  createCompressStream,
+  createDecompressStream,
   countPrimes,
   primes,
   matmul,

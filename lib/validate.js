@@ -3,7 +3,8 @@
 // Small predicates for arguments, each throwing the Node-style error for its misuse. The
 // public functions are async, so a throw here becomes a rejected Promise.
 
-const { isSharedArrayBuffer } = require('node:util').types
+const { fileURLToPath } = require('node:url')
+const { isAnyArrayBuffer, isSharedArrayBuffer } = require('node:util').types
 const { markAsUntransferable } = require('node:worker_threads')
 
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
@@ -209,7 +210,40 @@ function progress(opts) {
   return { onProgress: opts.onProgress, interval }
 }
 
+// Byte inputs (hash, compress) and paths (hashFile, compressFile).
+const INPUT_TYPES = 'of type string or an instance of Buffer, TypedArray, DataView or ArrayBuffer'
+
+/** The bytes an input stands for, as a Uint8Array view (a copy only for strings). */
+function bytesOf(input, name) {
+  if (typeof input === 'string') return Buffer.from(input, 'utf8')
+  if (ArrayBuffer.isView(input)) {
+    const { buffer, byteOffset, byteLength } = heldView(input, name)
+    return new Uint8Array(buffer, byteOffset, byteLength)
+  }
+  if (isAnyArrayBuffer(input)) {
+    holdBuffer(input, name, input)
+    return new Uint8Array(input)
+  }
+  throw invalidType(name, INPUT_TYPES, input)
+}
+
+/** A path as fs accepts it (string, Buffer or file: URL), as a string. */
+function pathOf(value, name) {
+  let path = value
+  if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw invalidValue(name, value.href, 'must be a file: URL')
+    path = fileURLToPath(value)
+  } else if (Buffer.isBuffer(value)) {
+    path = value.toString('utf8')
+  }
+  if (typeof path !== 'string') throw invalidType(name, 'of type string or an instance of Buffer or URL', value)
+  if (path.includes('\u0000')) throw invalidValue(name, value, 'must be a string without null bytes')
+  return path
+}
+
 module.exports = {
+  bytesOf,
+  pathOf,
   MAX_RESULT_LENGTH,
   PROGRESS_OPTIONS,
   progress,

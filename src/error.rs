@@ -24,6 +24,15 @@ pub enum KernelError {
     },
     /// A panic inside the kernel, caught before it could take the process down.
     Panic(String),
+    /// Compressed input the decoder rejects (`Error` with node:zlib's `code` and `errno`, such
+    /// as `Z_DATA_ERROR` / -3, or libzstd's and brotli's error names).
+    Codec {
+        code: &'static str,
+        errno: i32,
+        message: String,
+    },
+    /// An output would pass its size limit (`RangeError`, `ERR_BUFFER_TOO_LARGE`, as node's).
+    BufferTooLarge(String),
 }
 
 impl fmt::Display for KernelError {
@@ -31,7 +40,9 @@ impl fmt::Display for KernelError {
         match self {
             KernelError::InvalidValue(m)
             | KernelError::OutOfRange(m)
-            | KernelError::OutOfMemory(m) => f.write_str(m),
+            | KernelError::OutOfMemory(m)
+            | KernelError::BufferTooLarge(m) => f.write_str(m),
+            KernelError::Codec { message, .. } => f.write_str(message),
             KernelError::Aborted => f.write_str("The operation was aborted"),
             KernelError::Io {
                 error,

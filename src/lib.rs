@@ -7,6 +7,8 @@
 pub mod algo;
 /// Cooperative cancellation flag that kernels poll between chunks.
 pub mod cancel;
+/// Compression: gzip, deflate, zstd, brotli; buffers, files and streams.
+pub mod compress;
 /// Data crunching: sort, argsort, describe, quantiles, histogram.
 pub mod data;
 /// Element kinds (the eleven numeric typed-array types) and their order-preserving keys.

@@ -1,0 +1,275 @@
+//! napi glue for compression. index.js checks the options (format names, level ranges, the
+//! output limit) and turns inputs into byte views; the kernels check again.
+
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::decode::Decoder;
+use super::encode::Encoder;
+use super::{file, Format};
+use crate::cancel::Cancel;
+use crate::control::CancelToken;
+use crate::error::{KernelError, KernelResult};
+use crate::task::{spawn, Call, Kernel};
+
+/// `'auto'` (None) or a format.
+fn decode_format(name: &str) -> KernelResult<Option<Format>> {
+    if name == "auto" {
+        Ok(None)
+    } else {
+        Format::parse(name).map(Some)
+    }
+}
+
+/// A byte limit that arrived as a JS number (index.js passes an integer >= 0).
+fn limit(value: f64) -> usize {
+    if value >= usize::MAX as f64 {
+        usize::MAX
+    } else {
+        value.max(0.0) as usize
+    }
+}
+
+pub struct CompressBytes {
+    input: Uint8Array,
+    format: String,
+    level: Option<i32>,
+}
+
+impl Kernel for CompressBytes {
+    type Output = Uint8Array;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<Uint8Array> {
+        let format = Format::parse(&self.format)?;
+        let level = format.level(self.level)?;
+        Ok(Uint8Array::new(super::compress(
+            &self.input,
+            format,
+            level,
+            cancel,
+        )?))
+    }
+}
+
+#[napi(js_name = "compressBytes")]
+pub fn compress_bytes(
+    input: Uint8Array,
+    format: String,
+    level: Option<i32>,
+    token: &CancelToken,
+) -> Call<CompressBytes> {
+    spawn(
+        CompressBytes {
+            input,
+            format,
+            level,
+        },
+        token,
+    )
+}
+
+pub struct DecompressBytes {
+    input: Uint8Array,
+    format: String,
+    max_output: f64,
+}
+
+impl Kernel for DecompressBytes {
+    type Output = Uint8Array;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<Uint8Array> {
+        let format = decode_format(&self.format)?;
+        let mut out = super::decompress(&self.input, format, limit(self.max_output), cancel)?;
+        // A generous reservation (from a size hint) is given back when much of it went unused.
+        if out.capacity() - out.len() > out.len() / 8 + 4096 {
+            out.shrink_to_fit();
+        }
+        Ok(Uint8Array::new(out))
+    }
+}
+
+#[napi(js_name = "decompressBytes")]
+pub fn decompress_bytes(
+    input: Uint8Array,
+    format: String,
+    max_output: f64,
+    token: &CancelToken,
+) -> Call<DecompressBytes> {
+    spawn(
+        DecompressBytes {
+            input,
+            format,
+            max_output,
+        },
+        token,
+    )
+}
+
+pub struct CodeFile {
+    source: String,
+    destination: String,
+    format: String,
+    /// Some for compression (the level, or None for the default).
+    level: Option<Option<i32>>,
+    max_output: f64,
+}
+
+impl Kernel for CodeFile {
+    type Output = f64;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<f64> {
+        let (source, destination) = (
+            std::path::Path::new(&self.source),
+            std::path::Path::new(&self.destination),
+        );
+        let written = match self.level {
+            Some(level) => {
+                let format = Format::parse(&self.format)?;
+                let level = format.level(level)?;
+                file::compress_file(source, destination, format, level, cancel)?
+            }
+            None => {
+                let format = decode_format(&self.format)?;
+                let max = limit(self.max_output) as u64;
+                file::decompress_file(source, destination, format, max, cancel)?
+            }
+        };
+        Ok(written as f64)
+    }
+}
+
+#[napi(js_name = "compressFile")]
+pub fn compress_file(
+    source: String,
+    destination: String,
+    format: String,
+    level: Option<i32>,
+    token: &CancelToken,
+) -> Call<CodeFile> {
+    spawn(
+        CodeFile {
+            source,
+            destination,
+            format,
+            level: Some(level),
+            max_output: 0.0,
+        },
+        token,
+    )
+}
+
+#[napi(js_name = "decompressFile")]
+pub fn decompress_file(
+    source: String,
+    destination: String,
+    format: String,
+    max_output: f64,
+    token: &CancelToken,
+) -> Call<CodeFile> {
+    spawn(
+        CodeFile {
+            source,
+            destination,
+            format,
+            level: None,
+            max_output,
+        },
+        token,
+    )
+}
+
+enum Coder {
+    Encode(Encoder),
+    Decode(Decoder),
+}
+
+/// The state of one compressing or decompressing stream; lib/stream.js makes one write at a
+/// time, each a native call that takes the stream's pending chunks.
+#[napi]
+pub struct StreamCoder {
+    coder: Arc<Mutex<Option<Coder>>>,
+}
+
+#[napi]
+impl StreamCoder {
+    /// `mode` 'compress' or 'decompress'.
+    #[napi(constructor)]
+    pub fn new(mode: String, format: String, level: Option<i32>, max_output: f64) -> Result<Self> {
+        let coder = (|| -> KernelResult<Coder> {
+            Ok(if mode == "compress" {
+                let format = Format::parse(&format)?;
+                Coder::Encode(Encoder::new(format, format.level(level)?)?)
+            } else {
+                Coder::Decode(Decoder::new(decode_format(&format)?, limit(max_output)))
+            })
+        })()
+        .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+        Ok(Self {
+            coder: Arc::new(Mutex::new(Some(coder))),
+        })
+    }
+
+    /// Codes `chunks`, the stream's next bytes (with `finish`, its last), resolving to the output.
+    #[napi]
+    pub fn write(
+        &self,
+        chunks: Vec<Uint8Array>,
+        finish: bool,
+        token: &CancelToken,
+    ) -> Call<CoderWrite> {
+        spawn(
+            CoderWrite {
+                coder: self.coder.clone(),
+                chunks,
+                finish,
+            },
+            token,
+        )
+    }
+}
+
+pub struct CoderWrite {
+    coder: Arc<Mutex<Option<Coder>>>,
+    chunks: Vec<Uint8Array>,
+    finish: bool,
+}
+
+impl Kernel for CoderWrite {
+    type Output = Uint8Array;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<Uint8Array> {
+        let mut guard = self
+            .coder
+            .try_lock()
+            .map_err(|_| KernelError::InvalidValue("a stream's writes must not overlap".into()))?;
+        let coder = guard.as_mut().ok_or_else(|| {
+            KernelError::InvalidValue("the stream failed or ended before this write".into())
+        })?;
+        let total: usize = self.chunks.iter().map(|c| c.len()).sum();
+        cancel.set_total(total as u64);
+        // Several small chunks are joined: the coders see one piece per call.
+        let joined;
+        let input: &[u8] = match self.chunks.len() {
+            0 => &[],
+            1 => &self.chunks[0],
+            _ => {
+                let mut all = Vec::new();
+                crate::error::try_reserve(&mut all, total, "the stream's input")?;
+                for c in &self.chunks {
+                    all.extend_from_slice(c);
+                }
+                joined = all;
+                &joined
+            }
+        };
+        let mut out = Vec::new();
+        let result = match coder {
+            Coder::Encode(e) => e.write(input, self.finish, &mut out, cancel),
+            Coder::Decode(d) => d.write(input, self.finish, &mut out, cancel),
+        };
+        if result.is_err() || self.finish {
+            // A failed (or aborted) coder's state is unknown: no further writes.
+            *guard = None;
+        }
+        result?;
+        Ok(Uint8Array::new(out))
+    }
+}
