@@ -245,6 +245,79 @@ export function hashFile<E extends HashEncoding = 'hex'>(path: PathLike, options
 export function hashFiles<E extends HashEncoding = 'hex'>(paths: readonly PathLike[], options?: HashOptions<E>): Promise<Digest<E>[]>
 
 /**
+ * Reads `readable` (a Readable stream or any async iterable of strings and byte chunks) to
+ * its end and resolves to the digest of everything it yielded, hashed off the main thread as
+ * chunks arrive (an upload endpoint can hash a body without buffering it). Same digest as
+ * `hash` of the whole body. An abort destroys the readable and rejects with `AbortError`.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `readable` is not async-iterable.
+ */
+export function hashStream<E extends HashEncoding = 'hex'>(
+  readable: AsyncIterable<string | ArrayBufferView>,
+  options?: Omit<HashOptions<E>, 'onProgress' | 'progressInterval'>,
+): Promise<Digest<E>>
+
+/** `'deflate'` is the zlib wrapper (`zlib.deflate`); `'deflate-raw'` has none (`zlib.deflateRaw`). */
+export type CompressionFormat = 'gzip' | 'deflate' | 'deflate-raw' | 'zstd' | 'brotli'
+
+export interface CompressOptions extends ProgressOptions {
+  /** Default `'gzip'`. */
+  format?: CompressionFormat
+  /**
+   * gzip, deflate, deflate-raw: -1 to 9 (default 6, as node:zlib); zstd: 1 to 19 (default 3,
+   * as the zstd CLI); brotli: 0 to 11 (default 11, as node:zlib).
+   */
+  level?: number
+}
+
+export interface DecompressOptions extends ProgressOptions {
+  /** Default `'gzip'`; `'auto'` recognises gzip, zlib and zstd by their first bytes. */
+  format?: CompressionFormat | 'auto'
+  /**
+   * The most output bytes allowed; past it the call rejects with `RangeError`
+   * `ERR_BUFFER_TOO_LARGE` having allocated at most this much. Default: the per-buffer
+   * `maxAllocation` (see `configure`), at most `buffer.constants.MAX_LENGTH`.
+   */
+  maxOutputLength?: number
+}
+
+/**
+ * Compresses `input` on every core. gzip output larger than 1 MiB of input is a series of
+ * gzip members (each 1 MiB of input), which gunzip, node:zlib and every RFC 1952 reader decode
+ * to the whole. Progress: input bytes.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a level outside the format's range.
+ */
+export function compress(input: HashInput, options?: CompressOptions): Promise<Buffer>
+/**
+ * Decompresses `input`. Corrupt or truncated input rejects with node:zlib's error for the same
+ * bytes (`code` such as `Z_DATA_ERROR` or `Z_BUF_ERROR`, `errno`, message); zstd errors carry
+ * libzstd's names (`ZSTD_error_prefix_unknown`, ...). Progress: input bytes.
+ */
+export function decompress(input: HashInput, options?: DecompressOptions): Promise<Buffer>
+/**
+ * Compresses the file `source` into `destination` in bounded memory, read and written in
+ * Rust. The destination appears only when complete (written under a temporary name beside it,
+ * then renamed): an error or an abort leaves it as it was. Resolves to the bytes written.
+ */
+export function compressFile(source: PathLike, destination: PathLike, options?: CompressOptions): Promise<number>
+/** Decompresses the file `source` into `destination`; as `compressFile`. Resolves to the bytes written. */
+export function decompressFile(source: PathLike, destination: PathLike, options?: DecompressOptions): Promise<number>
+
+export interface StreamOptions {
+  signal?: AbortSignal
+  highWaterMark?: number
+  readableHighWaterMark?: number
+  writableHighWaterMark?: number
+}
+/**
+ * A Transform that compresses, for `stream.pipeline()` where `zlib.createGzip()` goes: chunks
+ * gather while the previous batch compresses on every core; output order is kept; `destroy()`
+ * or the signal stops the native work.
+ */
+export function createCompressStream(options?: Omit<CompressOptions, keyof ProgressOptions> & StreamOptions): import('node:stream').Transform
+/** A Transform that decompresses, where `zlib.createGunzip()` goes. */
+export function createDecompressStream(options?: Omit<DecompressOptions, keyof ProgressOptions> & StreamOptions): import('node:stream').Transform
+
+/**
  * π(n): the number of primes <= n, by a segmented sieve over all cores (memory bounded by the
  * segment size and sqrt(n), not by n).
  * @param n A non-negative integer up to `Number.MAX_SAFE_INTEGER`, as a number or a bigint.

@@ -21,6 +21,18 @@ async function main(): Promise<void> {
   const many: string[] = await offload.hashMany(['a', Buffer.from('b'), new ArrayBuffer(2)], { algorithm: 'xxh3-64' })
   const file: string = await offload.hashFile(new URL('file:///etc/hostname'), { encoding: 'base64' })
   const files: Buffer[] = await offload.hashFiles(['/etc/hostname', Buffer.from('/etc/hosts')], { encoding: 'buffer' })
+  const packed: Buffer = await offload.compress('text', { format: 'zstd', level: 3, signal, onProgress: (p: Progress) => p.done })
+  const unpacked: Buffer = await offload.decompress(packed, { format: 'auto', maxOutputLength: 1e6 })
+  const written: number = await offload.compressFile('/tmp/a', new URL('file:///tmp/a.gz'), { level: 9 })
+  await offload.decompressFile('/tmp/a.gz', '/tmp/a', { maxOutputLength: 1e9 })
+  const gzip: import('node:stream').Transform = offload.createCompressStream({ format: 'brotli', signal })
+  const gunzip = offload.createDecompressStream({ format: 'gzip', highWaterMark: 1 << 20 })
+  const bodyDigest: Buffer = await offload.hashStream(gunzip, { algorithm: 'sha256', encoding: 'buffer' })
+  // @ts-expect-error: not a format
+  await offload.compress('x', { format: 'lz4' })
+  // @ts-expect-error: streams take no onProgress
+  offload.createCompressStream({ onProgress: () => {} })
+  void [unpacked, written, gzip, bodyDigest]
   const n: number = await offload.countPrimes(10n ** 6n, { signal })
   const ps: Uint32Array = await offload.primes(100)
   const a: Matrix<Float32Array> = { data: new Float32Array(4), rows: 2, cols: 2 }

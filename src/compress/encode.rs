@@ -66,7 +66,11 @@ impl Encoder {
                 };
                 set(&mut cctx, CParameter::CompressionLevel(level))?;
                 set(&mut cctx, CParameter::ChecksumFlag(true))?; // as the zstd CLI writes
-                if threads > 1 {
+                                                                 // A libzstd job cannot be stopped once started (freeing the context waits for
+                                                                 // it), and at levels past 9 a job (four windows, loaded with a window of overlap)
+                                                                 // is seconds of work: those levels run on one thread, fed in small pieces, so
+                                                                 // that an abort is prompt. Levels up to 9 use libzstd's own threads.
+                if threads > 1 && level <= 9 {
                     set(&mut cctx, CParameter::NbWorkers(threads))?;
                 }
                 Inner::Zstd(Box::new(cctx))
@@ -353,7 +357,8 @@ fn zstd_write(
     cancel: &Cancel,
 ) -> Result<(), KernelError> {
     use zstd::zstd_safe::{zstd_sys::ZSTD_EndDirective, InBuffer, OutBuffer};
-    let mut pieces: Vec<&[u8]> = input.chunks(STEP).collect();
+    // Small pieces: a single-threaded context compresses a whole piece per call.
+    let mut pieces: Vec<&[u8]> = input.chunks(STEP / 8).collect();
     if pieces.is_empty() {
         pieces.push(&[]);
     }

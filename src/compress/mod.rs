@@ -9,7 +9,8 @@
 //! - deflate and deflate-raw (one stream, no members to fall back on): zlib-rs, pigz's scheme:
 //!   1 MiB blocks compressed in parallel, each primed with the 32 KiB of input before it as its
 //!   dictionary and ended with a sync flush, the Adler-32 checksums combined.
-//! - zstd: libzstd, its own multi-threaded mode (one frame, as `zstd -T` writes it).
+//! - zstd: libzstd, its own multi-threaded mode (one frame, as `zstd -T` writes it) up to
+//!   level 9; one thread per call above (a libzstd job cannot be interrupted).
 //! - brotli: the `brotli` crate, one thread per call (its multi-threaded mode needs the
 //!   whole input and an output buffer of a guessed size; not used yet).
 //! - Decompression is sequential by nature: zlib-rs inflate, libzstd, the `brotli` decoder.
