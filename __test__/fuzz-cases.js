@@ -265,6 +265,11 @@ function notHugeCount(x) {
   return !((typeof x === 'number' && x > 1e9) || (typeof x === 'bigint' && x > 1_000_000_000n))
 }
 
+// Where compressFile and decompressFile may write: only inside the fuzz directory (a random
+// string would be a path relative to the working directory).
+const destinations = fc.constantFrom(path.join(tmp, 'out.bin'), path.join(tmp, 'missing', 'out.bin'), tmp, pathToFileURL(path.join(tmp, 'out2.bin')), 'a\u0000b', 42)
+const FORMATS = ['gzip', 'deflate', 'deflate-raw', 'zstd', 'brotli']
+
 /** The exports with an arbitrary for their argument list each. */
 const CALLS = {
   sort: fc.tuple(either(typedArray), options({ descending: either(fc.boolean()), inPlace: either(fc.boolean()) })),
@@ -289,6 +294,11 @@ const CALLS = {
   hashMany: fc.tuple(either(fc.array(either(bytes, 8), { maxLength: 6 })), options({ algorithm: either(fc.constantFrom('blake3', 'xxh3-64')) })),
   hashFile: fc.tuple(either(paths), options({ algorithm: either(fc.constantFrom('sha256', 'xxh3-128')) })),
   hashFiles: fc.tuple(either(fc.array(either(paths, 8), { maxLength: 4 })), options({})),
+  hashStream: fc.tuple(anything, options({ algorithm: either(fc.constantFrom('sha256', 'blake3')) })),
+  compress: fc.tuple(either(bytes), options({ format: either(fc.constantFrom(...FORMATS)), level: either(int(-2, 20)) })),
+  decompress: fc.tuple(either(bytes), options({ format: either(fc.constantFrom(...FORMATS, 'auto')), maxOutputLength: either(int(0, 1_000_000)) })),
+  compressFile: fc.tuple(either(paths), destinations, options({ format: either(fc.constantFrom(...FORMATS)), level: either(int(-2, 9)) })),
+  decompressFile: fc.tuple(either(paths), destinations, options({ format: either(fc.constantFrom(...FORMATS, 'auto')), maxOutputLength: either(int(0, 1_000_000)) })),
   // Without the harness's signal (an options value that is not one of its records, or none at
   // all), a valid huge n would be legitimately hours of work: such n are left out of `anything`.
   countPrimes: fc.tuple(
@@ -334,7 +344,9 @@ function judge(name, outcome) {
   if (!(e instanceof Error)) return `rejected with a non-Error: ${String(e)}`
   if (e.name === 'AbortError') return e.code === 'ABORT_ERR' ? null : `AbortError with code ${e.code}`
   if ((e instanceof TypeError || e instanceof RangeError) && typeof e.code === 'string' && e.code.startsWith('ERR_')) return null
-  if ((name === 'hashFile' || name === 'hashFiles') && FS_CODES.has(e.code)) return null
+  if (['hashFile', 'hashFiles', 'compressFile', 'decompressFile'].includes(name) && FS_CODES.has(e.code)) return null
+  // Compressed data that is not: the decoders' errors, coded as node:zlib codes them.
+  if (['decompress', 'decompressFile'].includes(name) && /^(Z_[A-Z_]+|ZSTD_error_\w+|ERR__ERROR_\w+)$/.test(e.code) && Number.isInteger(e.errno)) return null
   return `unexpected ${e.name} (code ${e.code}): ${e.message}`
 }
 

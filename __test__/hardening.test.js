@@ -4,6 +4,8 @@
 // operation, and a storm of mixed calls with random aborts.
 
 const assert = require('node:assert/strict')
+const { Readable, Writable } = require('node:stream')
+const { pipeline } = require('node:stream/promises')
 const { spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
@@ -188,6 +190,10 @@ suite('panics', () => {
   const floats = Float64Array.from({ length: 1_000_000 }, (_, i) => Math.cos(i))
   const img = { data: new Uint8Array(512 * 512 * 4).fill(90), width: 512, height: 512 }
   const mat = { data: new Float64Array(256 * 256).fill(1), rows: 256, cols: 256 }
+  const gz = require('node:zlib').gzipSync(Buffer.alloc(4 << 20, 2))
+  const gzFile = path.join(tmp, 'panic.bin.gz')
+  fs.writeFileSync(gzFile, gz)
+  const sink = () => new Writable({ write: (chunk, encoding, callback) => callback() })
   const calls = {
     sort: () => offload.sort(floats),
     argsort: () => offload.argsort(floats),
@@ -205,6 +211,13 @@ suite('panics', () => {
     grayscale: () => offload.grayscale(img),
     blur: () => offload.blur(img, { sigma: 2 }),
     resize: () => offload.resize(img, { width: 100 }),
+    compress: () => offload.compress(new Uint8Array(8 << 20)),
+    decompress: () => offload.decompress(gz),
+    compressFile: () => offload.compressFile(file, path.join(tmp, 'panic.gz')),
+    decompressFile: () => offload.decompressFile(gzFile, path.join(tmp, 'panic.out')),
+    createCompressStream: () => pipeline(Readable.from([Buffer.alloc(4 << 20, 3)]), offload.createCompressStream(), sink()),
+    createDecompressStream: () => pipeline(Readable.from([gz]), offload.createDecompressStream(), sink()),
+    hashStream: () => offload.hashStream(Readable.from([Buffer.alloc(1 << 20, 5)])),
   }
 
   it('every operation is covered', () => {

@@ -34,3 +34,10 @@ module.exports.hashRanges = ({ buffer, ranges, algorithm }) => {
 
 /** Rows [from, to) of a Mandelbrot view, with the plain-JS escape loop. */
 module.exports.mandelbrotRows = ({ view, from, to }) => require('./plain-algo.js').mandelbrot(view, from, to)
+
+/** gzip of byte ranges of a SharedArrayBuffer with node:zlib, one member per range. */
+module.exports.gzipRanges = ({ buffer, ranges, level }) => {
+  const zlib = require('node:zlib')
+  const bytes = new Uint8Array(buffer)
+  return ranges.map(([start, end]) => zlib.gzipSync(bytes.subarray(start, end), { level }))
+}

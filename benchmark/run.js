@@ -8,6 +8,7 @@ const families = {
   hash: require('./hash.js'),
   algo: require('./algo.js'),
   image: require('./image.js'),
+  compress: require('./compress.js'),
 }
 
 async function main() {
