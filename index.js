@@ -11,6 +11,7 @@ const hashing = require('./lib/hash.js')
 const algo = require('./lib/algo.js')
 const image = require('./lib/image.js')
 const compression = require('./lib/compress.js')
+const csv = require('./lib/csv.js')
 const { AbortError, outOfRange } = require('./lib/errors.js')
 const { counters, pump } = require('./lib/scheduler.js')
 const v = require('./lib/validate.js')
@@ -125,6 +126,7 @@ const { sort, argsort, describe, quantiles, histogram } = data
 const { hash, hashMany, hashFile, hashFiles, hashStream } = hashing
 const { compress, decompress, compressFile, decompressFile, createCompressStream, createDecompressStream } = compression
 const { countPrimes, primes, matmul, mandelbrot } = algo
+const { parseCsv, readCsv } = csv
 const { grayscale, blur, resize } = image
 
 // Shorthand names only: Node's ESM loader reads them, so `import { sort } from 'offload'` works.
@@ -145,6 +147,8 @@ module.exports = {
   decompressFile,
   createCompressStream,
   createDecompressStream,
+  parseCsv,
+  readCsv,
   countPrimes,
   primes,
   matmul,

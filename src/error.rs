@@ -31,6 +31,15 @@ pub enum KernelError {
         errno: i32,
         message: String,
     },
+    /// A malformed CSV file (`Error` with `code` such as `ERR_CSV_INVALID_VALUE` and the `line`,
+    /// `column` and `text` it names).
+    Csv {
+        code: &'static str,
+        message: String,
+        line: u64,
+        column: String,
+        text: String,
+    },
     /// An output would pass its size limit (`RangeError`, `ERR_BUFFER_TOO_LARGE`, as node's).
     BufferTooLarge(String),
 }
@@ -42,7 +51,9 @@ impl fmt::Display for KernelError {
             | KernelError::OutOfRange(m)
             | KernelError::OutOfMemory(m)
             | KernelError::BufferTooLarge(m) => f.write_str(m),
-            KernelError::Codec { message, .. } => f.write_str(message),
+            KernelError::Codec { message, .. } | KernelError::Csv { message, .. } => {
+                f.write_str(message)
+            }
             KernelError::Aborted => f.write_str("The operation was aborted"),
             KernelError::Io {
                 error,

@@ -9,6 +9,8 @@ pub mod algo;
 pub mod cancel;
 /// Compression: gzip, deflate, zstd, brotli; buffers, files and streams.
 pub mod compress;
+/// CSV into typed columns.
+pub mod csv;
 /// Data crunching: sort, argsort, describe, quantiles, histogram.
 pub mod data;
 /// Element kinds (the eleven numeric typed-array types) and their order-preserving keys.

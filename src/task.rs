@@ -200,7 +200,9 @@ unsafe fn build_error(env: sys::napi_env, failure: &KernelError) -> napi::Result
         KernelError::OutOfMemory(m) => (Class::RangeError, "ERR_OUT_OF_MEMORY", m.clone()),
         KernelError::Aborted => (Class::Error, "ABORT_ERR", failure.to_string()),
         KernelError::Panic(_) => (Class::Error, "ERR_OFFLOAD_PANIC", failure.to_string()),
-        KernelError::Codec { code, message, .. } => (Class::Error, *code, message.clone()),
+        KernelError::Codec { code, message, .. } | KernelError::Csv { code, message, .. } => {
+            (Class::Error, *code, message.clone())
+        }
         KernelError::BufferTooLarge(m) => (Class::RangeError, "ERR_BUFFER_TOO_LARGE", m.clone()),
         KernelError::Io {
             error,
@@ -252,6 +254,15 @@ unsafe fn build_error(env: sys::napi_env, failure: &KernelError) -> napi::Result
             set(env, error, "errno", errno)?;
             set(env, error, "syscall", string(env, syscall)?)?;
             set(env, error, "path", string(env, path)?)?;
+        },
+        KernelError::Csv {
+            line, column, text, ..
+        } => unsafe {
+            let mut value = std::ptr::null_mut();
+            check_status!(sys::napi_create_double(env, *line as f64, &mut value))?;
+            set(env, error, "line", value)?;
+            set(env, error, "column", string(env, column)?)?;
+            set(env, error, "text", string(env, text)?)?;
         },
         KernelError::Codec { errno, .. } => unsafe {
             let mut value = std::ptr::null_mut();

@@ -9,8 +9,15 @@ use crate::error::{try_reserve, KernelError};
 
 /// The deflate window: each pigz-style block is primed with this much of the input before it.
 const WINDOW: usize = 32 << 10;
-/// Input fed to a sequential compressor (zstd, brotli) between two polls of the cancel flag.
+/// Input fed to libzstd between two polls of the cancel flag (an eighth of this per call).
 const STEP: usize = 1 << 20;
+/// brotli's window (node:zlib's default, 4 MiB), and so the dictionary a block may see.
+const BROTLI_LGWIN: u32 = 22;
+const BROTLI_WINDOW: usize = (1 << BROTLI_LGWIN) - 16;
+/// Input per parallel brotli block: at quality 5 about a tenth of a second.
+const BROTLI_BLOCK: usize = 4 << 20;
+/// Input fed to a brotli block between two polls of the cancel flag.
+const BROTLI_STEP: usize = 64 << 10;
 
 /// A compressor for one stream.
 pub struct Encoder {
@@ -35,12 +42,15 @@ enum Inner {
         started: bool,
     },
     Zstd(Box<zstd::zstd_safe::CCtx<'static>>),
-    Brotli(Box<brotli::enc::encode::BrotliEncoderStateStruct<brotli::enc::StandardAlloc>>),
+    Brotli {
+        level: u32,
+        /// The last BROTLI_WINDOW bytes of input already compressed (the next block's dictionary).
+        window: Vec<u8>,
+        /// Joins the blocks' streams into one.
+        cat: Box<brotli::concat::BroCatli>,
+        started: bool,
+    },
 }
-
-// SAFETY: the brotli encoder state owns its buffers (StandardAlloc is a plain heap allocator)
-// and holds no thread-bound data; it is used by one thread at a time behind `&mut`.
-unsafe impl Send for Inner {}
 
 impl Encoder {
     /// `level` must already be checked with [`Format::level`].
@@ -75,15 +85,12 @@ impl Encoder {
                 }
                 Inner::Zstd(Box::new(cctx))
             }
-            Format::Brotli => {
-                use brotli::enc::encode::{BrotliEncoderParameter, BrotliEncoderStateStruct};
-                let mut state =
-                    BrotliEncoderStateStruct::new(brotli::enc::StandardAlloc::default());
-                state.set_parameter(BrotliEncoderParameter::BROTLI_PARAM_QUALITY, level as u32);
-                // node:zlib's default window (BROTLI_DEFAULT_WINDOW).
-                state.set_parameter(BrotliEncoderParameter::BROTLI_PARAM_LGWIN, 22);
-                Inner::Brotli(Box::new(state))
-            }
+            Format::Brotli => Inner::Brotli {
+                level: level as u32,
+                window: Vec::new(),
+                cat: Box::new(brotli::concat::BroCatli::new()),
+                started: false,
+            },
         };
         Ok(Self {
             inner,
@@ -106,18 +113,19 @@ impl Encoder {
                 "the stream has already ended".into(),
             ));
         }
-        if matches!(self.inner, Inner::Gzip { .. } | Inner::Deflate { .. }) {
+        if !matches!(self.inner, Inner::Zstd(_)) {
             // Whole blocks go out now; the rest waits for more input unless this is the end.
+            let block = self.block_size();
             let mut whole = input;
             if !self.pending.is_empty() {
-                let take = (BLOCK - self.pending.len()).min(input.len());
+                let take = (block - self.pending.len()).min(input.len());
                 try_reserve(&mut self.pending, take, "the compression buffer")?;
                 self.pending.extend_from_slice(&input[..take]);
                 whole = &input[take..];
-                if self.pending.len() == BLOCK || finish {
-                    let block = std::mem::take(&mut self.pending);
+                if self.pending.len() == block || finish {
+                    let full = std::mem::take(&mut self.pending);
                     let last = finish && whole.is_empty();
-                    self.blocks(&block, last, out, cancel)?;
+                    self.blocks(&full, last, out, cancel)?;
                     if last {
                         self.finished = true;
                         return Ok(());
@@ -127,7 +135,7 @@ impl Encoder {
             let cut = if finish {
                 whole.len()
             } else {
-                whole.len() / BLOCK * BLOCK
+                whole.len() / block * block
             };
             if cut > 0 || finish {
                 self.blocks(&whole[..cut], finish, out, cancel)?;
@@ -142,11 +150,16 @@ impl Encoder {
             }
         } else if let Inner::Zstd(cctx) = &mut self.inner {
             zstd_write(cctx, input, finish, out, cancel)?;
-        } else if let Inner::Brotli(state) = &mut self.inner {
-            brotli_write(state, input, finish, out, cancel)?;
         }
         self.finished = finish;
         Ok(())
+    }
+
+    fn block_size(&self) -> usize {
+        match self.inner {
+            Inner::Brotli { .. } => BROTLI_BLOCK,
+            _ => BLOCK,
+        }
     }
 
     /// Compresses `data` (whole blocks, or the end of the stream when `last`) in parallel.
@@ -222,19 +235,68 @@ impl Encoder {
                     try_reserve(out, 4, "the compressed output")?;
                     out.extend_from_slice(&adler.to_be_bytes());
                 }
-                // Keep the last WINDOW bytes of input for the next write's first block.
-                if data.len() >= WINDOW {
-                    window.clear();
-                    window.extend_from_slice(&data[data.len() - WINDOW..]);
-                } else {
-                    window.extend_from_slice(data);
-                    let excess = window.len().saturating_sub(WINDOW);
-                    window.drain(..excess);
-                }
+                keep_tail(window, data, WINDOW);
             }
-            _ => unreachable!("only the block formats are compressed block by block"),
+            Inner::Brotli {
+                level,
+                window,
+                cat,
+                started,
+            } => {
+                let level = *level;
+                let prior: &[u8] = window;
+                let blocks: Vec<(usize, usize)> = (0..data.len().div_ceil(BROTLI_BLOCK))
+                    .map(|b| (b * BROTLI_BLOCK, ((b + 1) * BROTLI_BLOCK).min(data.len())))
+                    .collect();
+                let first_of_stream = !*started;
+                let parts: Vec<Vec<u8>> = blocks
+                    .into_par_iter()
+                    .map(|(start, end)| {
+                        cancel.check()?;
+                        // The dictionary: up to a window of the input before this block.
+                        let mut dict = Vec::new();
+                        if start >= BROTLI_WINDOW {
+                            dict.extend_from_slice(&data[start - BROTLI_WINDOW..start]);
+                        } else {
+                            let from_prior = (BROTLI_WINDOW - start).min(prior.len());
+                            dict.extend_from_slice(&prior[prior.len() - from_prior..]);
+                            dict.extend_from_slice(&data[..start]);
+                        }
+                        let first = first_of_stream && start == 0;
+                        brotli_block(&data[start..end], &dict, level, first, cancel)
+                    })
+                    .collect::<Result<_, KernelError>>()?;
+                for part in &parts {
+                    cat.new_brotli_file();
+                    brotli_cat(cat, part, out)?;
+                }
+                *started = true;
+                if last {
+                    if parts.is_empty() && first_of_stream {
+                        // An empty stream: one empty block as the whole stream.
+                        let part = brotli_block(&[], &[], level, first_of_stream, cancel)?;
+                        cat.new_brotli_file();
+                        brotli_cat(cat, &part, out)?;
+                    }
+                    brotli_finish(cat, out)?;
+                }
+                keep_tail(window, data, BROTLI_WINDOW);
+            }
+            Inner::Zstd(_) => unreachable!("zstd is compressed by libzstd's own threads"),
         }
         Ok(())
+    }
+}
+
+/// Keeps the last `size` bytes of the input seen so far in `window`, `data` being the newest.
+fn keep_tail(window: &mut Vec<u8>, data: &[u8], size: usize) {
+    if data.len() >= size {
+        window.clear();
+        window.extend_from_slice(&data[data.len() - size..]);
+    } else {
+        window.extend_from_slice(data);
+        let excess = window.len().saturating_sub(size);
+        window.drain(..excess);
     }
 }
 
@@ -392,23 +454,59 @@ fn zstd_write(
     Ok(())
 }
 
-fn brotli_write(
-    state: &mut brotli::enc::encode::BrotliEncoderStateStruct<brotli::enc::StandardAlloc>,
-    input: &[u8],
-    finish: bool,
-    out: &mut Vec<u8>,
+/// One block as a brotli stream that `BroCatli` can join to the ones before it: blocks after
+/// the first are "catable" (no stream header of their own) and see `dict`, the input before
+/// them, as a custom dictionary, so they still refer back across the cut (brotli's own
+/// multi-threaded mode does the same). Input is fed a piece at a time so that an abort is seen
+/// within one brotli block of work.
+fn brotli_block(
+    block: &[u8],
+    dict: &[u8],
+    level: u32,
+    first: bool,
     cancel: &Cancel,
-) -> Result<(), KernelError> {
-    use brotli::enc::encode::BrotliEncoderOperation;
-    let mut pieces: Vec<&[u8]> = input.chunks(STEP / 4).collect();
+) -> Result<Vec<u8>, KernelError> {
+    use brotli::enc::encode::{
+        BrotliEncoderOperation, BrotliEncoderParameter, BrotliEncoderStateStruct,
+    };
+    let mut state = BrotliEncoderStateStruct::new(brotli::enc::StandardAlloc::default());
+    state.set_parameter(BrotliEncoderParameter::BROTLI_PARAM_QUALITY, level);
+    // node:zlib's default window (BROTLI_DEFAULT_WINDOW).
+    state.set_parameter(BrotliEncoderParameter::BROTLI_PARAM_LGWIN, BROTLI_LGWIN);
+    state.set_parameter(
+        BrotliEncoderParameter::BROTLI_PARAM_SIZE_HINT,
+        block.len() as u32,
+    );
+    if !first {
+        state.set_parameter(BrotliEncoderParameter::BROTLI_PARAM_CATABLE, 1);
+        state.set_parameter(BrotliEncoderParameter::BROTLI_PARAM_MAGIC_NUMBER, 0);
+    }
+    state.set_parameter(BrotliEncoderParameter::BROTLI_PARAM_APPENDABLE, 1);
+    // Loading a dictionary indexes it, without a chance to stop: at qualities 10-11 (the
+    // binary-tree matcher) a whole window takes seconds, so those see the last 256 KiB.
+    let dict = if level >= 10 {
+        &dict[dict.len().saturating_sub(256 << 10)..]
+    } else {
+        dict
+    };
+    if !first && !dict.is_empty() {
+        state.set_custom_dictionary_with_optional_precomputed_hasher(
+            dict.len(),
+            dict,
+            brotli::enc::backward_references::UnionHasher::Uninit,
+            true,
+        );
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut pieces: Vec<&[u8]> = block.chunks(BROTLI_STEP).collect();
     if pieces.is_empty() {
         pieces.push(&[]);
     }
     let count = pieces.len();
-    let mut buf = vec![0u8; 64 << 10];
     for (i, piece) in pieces.into_iter().enumerate() {
         cancel.check()?;
-        let end = finish && i + 1 == count;
+        let end = i + 1 == count;
         let op = if end {
             BrotliEncoderOperation::BROTLI_OPERATION_FINISH
         } else {
@@ -431,7 +529,7 @@ fn brotli_write(
             if !ok {
                 return Err(KernelError::Panic("brotli encoder failed".into()));
             }
-            try_reserve(out, out_offset, "the compressed output")?;
+            try_reserve(&mut out, out_offset, "a compressed block")?;
             out.extend_from_slice(&buf[..out_offset]);
             let drained = avail_in == 0 && !state.has_more_output();
             if drained && (!end || state.is_finished()) {
@@ -440,7 +538,55 @@ fn brotli_write(
         }
         cancel.advance(piece.len() as u64);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Appends one block's stream to `out` through the joiner.
+fn brotli_cat(
+    cat: &mut brotli::concat::BroCatli,
+    part: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), KernelError> {
+    use brotli::concat::BroCatliResult;
+    let mut in_offset = 0usize;
+    loop {
+        let start = out.len();
+        try_reserve(out, part.len() - in_offset + 64, "the compressed output")?;
+        out.resize(out.capacity(), 0);
+        let mut out_offset = start;
+        let result = cat.stream(part, &mut in_offset, out, &mut out_offset);
+        out.truncate(out_offset);
+        match result {
+            BroCatliResult::Success | BroCatliResult::NeedsMoreInput => return Ok(()),
+            BroCatliResult::NeedsMoreOutput => continue,
+            other => {
+                return Err(KernelError::Panic(format!(
+                    "brotli concatenation: {other:?}"
+                )))
+            }
+        }
+    }
+}
+
+fn brotli_finish(cat: &mut brotli::concat::BroCatli, out: &mut Vec<u8>) -> Result<(), KernelError> {
+    use brotli::concat::BroCatliResult;
+    loop {
+        let start = out.len();
+        try_reserve(out, 64, "the compressed output")?;
+        out.resize(out.capacity(), 0);
+        let mut out_offset = start;
+        let result = cat.finish(out, &mut out_offset);
+        out.truncate(out_offset);
+        match result {
+            BroCatliResult::Success => return Ok(()),
+            BroCatliResult::NeedsMoreOutput => continue,
+            other => {
+                return Err(KernelError::Panic(format!(
+                    "brotli concatenation: {other:?}"
+                )))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -472,11 +618,17 @@ mod tests {
 
     #[test]
     fn pieces_of_any_size_make_the_same_stream_as_one_write() {
-        let data = sample(3 * BLOCK + 12345);
-        for format in [Format::Gzip, Format::Deflate, Format::DeflateRaw] {
+        let data = sample(2 * BROTLI_BLOCK + 12345);
+        for format in [
+            Format::Gzip,
+            Format::Deflate,
+            Format::DeflateRaw,
+            Format::Brotli,
+        ] {
             let cancel = Cancel::new();
-            let whole = super::super::compress(&data, format, 6, &cancel).unwrap();
-            let mut enc = Encoder::new(format, 6).unwrap();
+            let level = if format == Format::Brotli { 4 } else { 6 };
+            let whole = super::super::compress(&data, format, level, &cancel).unwrap();
+            let mut enc = Encoder::new(format, level).unwrap();
             let mut out = Vec::new();
             for piece in data.chunks(700_001) {
                 enc.write(piece, false, &mut out, &cancel).unwrap();

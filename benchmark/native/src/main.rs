@@ -585,6 +585,155 @@ fn primes_row(threads: usize, wanted: &dyn Fn(&str) -> bool) {
     print_row(&row(name, ours, vec![("primesieve (CLI)", theirs)]));
 }
 
+/// About `bytes` of JSON log lines (the shape of `__test__/fixtures/logs.js`).
+fn log_lines(bytes: usize) -> Vec<u8> {
+    let paths = ["/api/users", "/api/orders", "/static/app.js", "/health", "/api/search?q=shoes", "/api/cart", "/login"];
+    let levels = ["info", "info", "info", "warn", "error", "debug"];
+    let methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
+    let status = [200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 500, 503];
+    let agents = ["Mozilla/5.0 (X11; Linux x86_64)", "curl/8.5.0", "okhttp/4.12.0", "Go-http-client/2.0"];
+    let mut rng = Rng(7);
+    let mut out = String::with_capacity(bytes + 512);
+    let mut t = 0u64;
+    while out.len() < bytes {
+        let r = rng.next();
+        t += r % 50;
+        out.push_str(&format!(
+            "{{\"ts\":\"2026-11-27T{:02}:{:02}:{:02}.{:03}Z\",\"level\":\"{}\",\"method\":\"{}\",\"path\":\"{}\",\"status\":{},\"ms\":{:.1},\"bytes\":{},\"req\":\"{:08x}\",\"user\":{},\"ua\":\"{}\"}}\n",
+            10 + t / 3_600_000 % 12, t / 60_000 % 60, t / 1000 % 60, t % 1000,
+            levels[(r >> 8) as usize % 6], methods[(r >> 16) as usize % 6], paths[(r >> 24) as usize % 7],
+            status[(r >> 32) as usize % 12], (r >> 40) % 10000 / 37, rng.next() % 200_000, rng.next() as u32,
+            rng.next() % 5000, agents[(r >> 48) as usize % 4]
+        ));
+    }
+    out.into_bytes()
+}
+
+/// pigz's scheme on zlib-rs, written out here as its peer would be: blocks of 128 KiB in
+/// parallel, each primed with the 32 KiB before it, sync-flushed.
+fn pigz_zlib_rs(data: &[u8], level: u32) -> usize {
+    use flate2::{Compress, Compression, FlushCompress};
+    const B: usize = 128 << 10;
+    let parts: Vec<Vec<u8>> = (0..data.len().div_ceil(B))
+        .into_par_iter()
+        .map(|i| {
+            let (s, e) = (i * B, ((i + 1) * B).min(data.len()));
+            let mut c = Compress::new_with_window_bits(Compression::new(level), false, 15);
+            if s > 0 {
+                c.set_dictionary(&data[s.saturating_sub(32768)..s]).unwrap();
+            }
+            let mut out = Vec::with_capacity(e - s + 1024);
+            let flush = if e == data.len() { FlushCompress::Finish } else { FlushCompress::Sync };
+            c.compress_vec(&data[s..e], &mut out, flush).unwrap();
+            out
+        })
+        .collect();
+    parts.iter().map(Vec::len).sum()
+}
+
+fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
+    use offload::compress::{compress, decompress, Format};
+    let names = [
+        "gzip level 6, 200 MB JSON logs",
+        "gunzip, 200 MB JSON logs",
+        "zstd level 3, 200 MB JSON logs",
+        "brotli quality 5, 20 MB JSON logs",
+    ];
+    if !names.iter().any(|n| wanted(n)) {
+        return;
+    }
+    let data = log_lines(200_000_000);
+    let c = Cancel::new();
+    if wanted(names[0]) {
+        let ours = measure(runs, || (), |_| {
+            black_box(compress(&data, Format::Gzip, 6, &c).unwrap());
+        });
+        let libdeflate_one = measure(runs, || (), |_| {
+            let mut z = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
+            let mut out = vec![0u8; z.gzip_compress_bound(data.len())];
+            black_box(z.gzip_compress(&data, &mut out).unwrap());
+        });
+        let pigz_rs = measure(runs, || (), |_| {
+            black_box(pigz_zlib_rs(&data, 6));
+        });
+        let mut peers = vec![
+            ("libdeflate, one call (1 thread)", libdeflate_one),
+            ("pigz's scheme on zlib-rs", pigz_rs),
+        ];
+        let file = std::env::temp_dir().join("offload-bench-logs.json");
+        std::fs::write(&file, &data).unwrap();
+        if std::process::Command::new("pigz").arg("--version").output().is_ok_and(|o| o.status.success()) {
+            let mut times: Vec<f64> = (0..3)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    let out = std::process::Command::new("pigz")
+                        .args(["-6", "-p", &threads.to_string(), "-c"])
+                        .arg(&file)
+                        .stdout(std::process::Stdio::null())
+                        .status()
+                        .unwrap();
+                    assert!(out.success());
+                    t0.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            peers.push(("pigz (CLI)", Sample { ms: times[1], cores: f64::NAN }));
+        }
+        let _ = std::fs::remove_file(&file);
+        print_row(&row(names[0], ours, peers));
+    }
+    if wanted(names[1]) {
+        let packed = compress(&data, Format::Gzip, 6, &c).unwrap();
+        let one_member = {
+            let mut z = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
+            let mut out = vec![0u8; z.gzip_compress_bound(data.len())];
+            let n = z.gzip_compress(&data, &mut out).unwrap();
+            out.truncate(n);
+            out
+        };
+        let ours = measure(runs, || (), |_| {
+            black_box(decompress(&one_member, Some(Format::Gzip), usize::MAX, &c).unwrap());
+        });
+        let libdeflate = measure(runs, || (), |_| {
+            // Its best case: one call with the output size known in advance.
+            let mut d = libdeflater::Decompressor::new();
+            let mut out = vec![0u8; data.len()];
+            black_box(d.gzip_decompress(&one_member, &mut out).unwrap());
+        });
+        let flate2 = measure(runs, || (), |_| {
+            use std::io::Read;
+            let mut out = Vec::with_capacity(data.len());
+            flate2::read::MultiGzDecoder::new(&packed[..]).read_to_end(&mut out).unwrap();
+            black_box(out);
+        });
+        print_row(&row(names[1], ours, vec![("libdeflate (size known)", libdeflate), ("flate2 MultiGzDecoder (zlib-rs)", flate2)]));
+    }
+    if wanted(names[2]) {
+        let ours = measure(runs, || (), |_| {
+            black_box(compress(&data, Format::Zstd, 3, &c).unwrap());
+        });
+        let zstd_mt = measure(runs, || (), |_| {
+            let mut e = zstd::bulk::Compressor::new(3).unwrap();
+            e.multithread(threads as u32).unwrap();
+            black_box(e.compress(&data).unwrap());
+        });
+        print_row(&row(names[2], ours, vec![("zstd crate bulk, multithread", zstd_mt)]));
+    }
+    if wanted(names[3]) {
+        let small = &data[..20_000_000];
+        let ours = measure(runs, || (), |_| {
+            black_box(compress(small, Format::Brotli, 5, &c).unwrap());
+        });
+        let one = measure(runs, || (), |_| {
+            let mut out = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin: 22, ..Default::default() };
+            brotli::BrotliCompress(&mut &small[..], &mut out, &params).unwrap();
+            black_box(out);
+        });
+        print_row(&row(names[3], ours, vec![("brotli crate, one thread", one)]));
+    }
+}
+
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -617,5 +766,6 @@ fn main() {
         resize_row(9, &wanted);
         hash_rows(3, &wanted);
         primes_row(threads, &wanted);
+        compress_rows(5, threads, &wanted);
     });
 }

@@ -1,0 +1,709 @@
+//! The parser: records into per-chunk columns, chunks in parallel, columns joined in order.
+
+use std::collections::HashMap;
+
+use memchr::{memchr, memchr2, memchr3};
+use rayon::prelude::*;
+
+use super::value::{boolean, iso_date, js_bigint, js_integer, js_number};
+use super::{csv_error, Column, ColumnType, Options, Table};
+use crate::cancel::Cancel;
+use crate::error::KernelError;
+
+/// A field's bytes in the input; `escaped` when quoted with doubled quotes inside to undo.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+enum RecordError {
+    /// A quoted field (opening at this offset) that never closes.
+    Unterminated(usize),
+    /// Something other than a delimiter or a line end after a closing quote.
+    AfterQuote(usize),
+    /// A quote inside an unquoted field.
+    StrayQuote(usize),
+}
+
+/// Reads the record at `pos` into `fields`; returns where the next record starts.
+fn read_record(
+    buf: &[u8],
+    pos: usize,
+    delim: u8,
+    quote: u8,
+    fields: &mut Vec<Field>,
+) -> Result<usize, RecordError> {
+    fields.clear();
+    let len = buf.len();
+    let mut p = pos;
+    loop {
+        if p < len && buf[p] == quote {
+            let start = p + 1;
+            let mut q = start;
+            let mut escaped = false;
+            let close = loop {
+                match memchr(quote, &buf[q..]) {
+                    None => return Err(RecordError::Unterminated(p)),
+                    Some(i) => {
+                        let at = q + i;
+                        if at + 1 < len && buf[at + 1] == quote {
+                            escaped = true;
+                            q = at + 2;
+                        } else {
+                            break at;
+                        }
+                    }
+                }
+            };
+            fields.push(Field {
+                start,
+                end: close,
+                escaped,
+            });
+            p = close + 1;
+            if p == len {
+                return Ok(len);
+            }
+            match buf[p] {
+                c if c == delim => p += 1,
+                b'\n' => return Ok(p + 1),
+                b'\r' if p + 1 == len => return Ok(len),
+                b'\r' if buf[p + 1] == b'\n' => return Ok(p + 2),
+                _ => return Err(RecordError::AfterQuote(p)),
+            }
+        } else {
+            match memchr3(delim, b'\n', quote, &buf[p..]) {
+                None => {
+                    let end = if len > p && buf[len - 1] == b'\r' {
+                        len - 1
+                    } else {
+                        len
+                    };
+                    fields.push(Field {
+                        start: p,
+                        end,
+                        escaped: false,
+                    });
+                    return Ok(len);
+                }
+                Some(i) => {
+                    let at = p + i;
+                    let c = buf[at];
+                    if c == quote {
+                        return Err(RecordError::StrayQuote(at));
+                    }
+                    if c == delim {
+                        fields.push(Field {
+                            start: p,
+                            end: at,
+                            escaped: false,
+                        });
+                        p = at + 1;
+                    } else {
+                        let end = if at > p && buf[at - 1] == b'\r' {
+                            at - 1
+                        } else {
+                            at
+                        };
+                        fields.push(Field {
+                            start: p,
+                            end,
+                            escaped: false,
+                        });
+                        return Ok(at + 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A field's text: borrowed, or unescaped into `scratch` when it holds doubled quotes.
+fn text<'a>(buf: &'a [u8], f: Field, quote: u8, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    let raw = &buf[f.start..f.end];
+    if !f.escaped {
+        return raw;
+    }
+    scratch.clear();
+    let mut i = 0;
+    while i < raw.len() {
+        scratch.push(raw[i]);
+        i += if raw[i] == quote { 2 } else { 1 };
+    }
+    scratch
+}
+
+/// A blank line: one unquoted empty field (a quoted "" is a value).
+fn is_blank(buf: &[u8], fields: &[Field], quote: u8) -> bool {
+    fields.len() == 1
+        && fields[0].start == fields[0].end
+        && (fields[0].start == 0 || buf[fields[0].start - 1] != quote)
+}
+
+/// Where a value went wrong, before its line number is known.
+struct Failure {
+    at: usize,
+    code: &'static str,
+    column: usize,
+    text: Vec<u8>,
+    what: String,
+}
+
+/// A column being filled by one chunk.
+enum Builder {
+    Float64(Vec<f64>),
+    Float32(Vec<f32>),
+    Int32(Vec<i32>),
+    Uint32(Vec<u32>),
+    Int64(Vec<i64>),
+    Bool(Vec<u8>),
+    Date(Vec<f64>),
+    String(Vec<Option<String>>),
+    Category {
+        codes: Vec<u32>,
+        index: HashMap<Vec<u8>, u32>,
+        values: Vec<String>,
+    },
+}
+
+impl Builder {
+    fn new(kind: ColumnType) -> Self {
+        match kind {
+            ColumnType::Float64 => Builder::Float64(Vec::new()),
+            ColumnType::Float32 => Builder::Float32(Vec::new()),
+            ColumnType::Int32 => Builder::Int32(Vec::new()),
+            ColumnType::Uint32 => Builder::Uint32(Vec::new()),
+            ColumnType::Int64 => Builder::Int64(Vec::new()),
+            ColumnType::Bool => Builder::Bool(Vec::new()),
+            ColumnType::Date => Builder::Date(Vec::new()),
+            ColumnType::String => Builder::String(Vec::new()),
+            ColumnType::Category => Builder::Category {
+                codes: Vec::new(),
+                index: HashMap::new(),
+                values: Vec::new(),
+            },
+        }
+    }
+
+    /// Adds a value (None = missing); on failure, the error code and what went wrong.
+    fn push(&mut self, value: Option<&[u8]>) -> Result<(), (&'static str, String)> {
+        const BAD: &str = "ERR_CSV_INVALID_VALUE";
+        const MISSING: &str = "ERR_CSV_MISSING_VALUE";
+        let missing = |kind: &str| {
+            (
+                MISSING,
+                format!("a missing value in a {kind} column (only float, date, string and category columns can hold one)"),
+            )
+        };
+        match self {
+            Builder::Float64(v) => v.push(match value {
+                None => f64::NAN,
+                Some(t) => js_number(t).ok_or((BAD, "not a number".into()))?,
+            }),
+            Builder::Float32(v) => v.push(match value {
+                None => f32::NAN,
+                Some(t) => js_number(t).ok_or((BAD, "not a number".into()))? as f32,
+            }),
+            Builder::Int32(v) => {
+                let t = value.ok_or_else(|| missing("int32"))?;
+                let x = js_integer(t, i32::MIN as f64, i32::MAX as f64)
+                    .ok_or((BAD, "not an int32".into()))?;
+                v.push(x as i32)
+            }
+            Builder::Uint32(v) => {
+                let t = value.ok_or_else(|| missing("uint32"))?;
+                let x = js_integer(t, 0.0, u32::MAX as f64).ok_or((BAD, "not a uint32".into()))?;
+                v.push(x as u32)
+            }
+            Builder::Int64(v) => {
+                let t = value.ok_or_else(|| missing("int64"))?;
+                v.push(js_bigint(t).ok_or((BAD, "not an int64".into()))?)
+            }
+            Builder::Bool(v) => {
+                let t = value.ok_or_else(|| missing("bool"))?;
+                v.push(boolean(t).ok_or((BAD, "not a bool (true/false, 1/0)".into()))?)
+            }
+            Builder::Date(v) => v.push(match value {
+                None => f64::NAN,
+                Some(t) => iso_date(t).ok_or((BAD, "not an ISO 8601 date".into()))?,
+            }),
+            Builder::String(v) => v.push(match value {
+                None => None,
+                Some(t) => Some(
+                    String::from_utf8(t.to_vec())
+                        .map_err(|_| ("ERR_CSV_INVALID_UTF8", "invalid UTF-8".to_string()))?,
+                ),
+            }),
+            Builder::Category {
+                codes,
+                index,
+                values,
+            } => codes.push(match value {
+                None => u32::MAX,
+                Some(t) => match index.get(t) {
+                    Some(&code) => code,
+                    None => {
+                        let s = std::str::from_utf8(t)
+                            .map_err(|_| ("ERR_CSV_INVALID_UTF8", "invalid UTF-8".to_string()))?;
+                        let code = values.len() as u32;
+                        values.push(s.to_string());
+                        index.insert(t.to_vec(), code);
+                        code
+                    }
+                },
+            }),
+        }
+        Ok(())
+    }
+}
+
+/// The header's names and where the data starts.
+fn header(buf: &[u8], start: usize, opts: &Options) -> Result<(Vec<String>, usize), KernelError> {
+    let mut fields = Vec::new();
+    let mut pos = start;
+    // Skip blank lines before the first record.
+    while pos < buf.len() {
+        let next = read_record(buf, pos, opts.delimiter, opts.quote, &mut fields)
+            .map_err(|e| record_error(buf, e, ""))?;
+        if !is_blank(buf, &fields, opts.quote) {
+            let mut scratch = Vec::new();
+            let mut names: Vec<String> = Vec::with_capacity(fields.len());
+            for (i, &f) in fields.iter().enumerate() {
+                if !opts.header {
+                    names.push(i.to_string());
+                    continue;
+                }
+                let t = text(buf, f, opts.quote, &mut scratch);
+                let name = std::str::from_utf8(t).map_err(|_| {
+                    csv_error(
+                        "ERR_CSV_INVALID_UTF8",
+                        line_of(buf, pos),
+                        &i.to_string(),
+                        t,
+                        "invalid UTF-8 in the header",
+                    )
+                })?;
+                // A repeated name gets a suffix: "a", "a_2", "a_3".
+                let mut unique = name.to_string();
+                let mut n = 1;
+                while names.contains(&unique) {
+                    n += 1;
+                    unique = format!("{name}_{n}");
+                }
+                names.push(unique);
+            }
+            return Ok((names, if opts.header { next } else { pos }));
+        }
+        pos = next;
+    }
+    Ok((Vec::new(), buf.len()))
+}
+
+/// The 1-based line of byte `at`.
+fn line_of(buf: &[u8], at: usize) -> u64 {
+    1 + memchr::memchr_iter(b'\n', &buf[..at.min(buf.len())]).count() as u64
+}
+
+fn record_error(buf: &[u8], e: RecordError, column: &str) -> KernelError {
+    let (at, code, what) = match e {
+        RecordError::Unterminated(at) => (
+            at,
+            "ERR_CSV_UNTERMINATED_QUOTE",
+            "a quoted field that never closes",
+        ),
+        RecordError::AfterQuote(at) => (at, "ERR_CSV_INVALID_QUOTE", "text after a closing quote"),
+        RecordError::StrayQuote(at) => (
+            at,
+            "ERR_CSV_INVALID_QUOTE",
+            "a quote inside an unquoted field (quote the whole field and double the quote)",
+        ),
+    };
+    let end = (at + 40).min(buf.len());
+    let stop = memchr(b'\n', &buf[at..end]).map_or(end, |i| at + i);
+    csv_error(code, line_of(buf, at), column, &buf[at..stop], what)
+}
+
+/// Record starts that cut `buf[from..]` into about `pieces` chunks, each a run of whole records.
+fn chunk_starts(buf: &[u8], from: usize, pieces: usize, quote: u8) -> Vec<usize> {
+    let len = buf.len() - from;
+    if pieces <= 1 || len < (1 << 20) {
+        return vec![from];
+    }
+    let size = len.div_ceil(pieces);
+    let bounds: Vec<usize> = (0..pieces)
+        .map(|i| from + i * size)
+        .filter(|&b| b < buf.len())
+        .collect();
+    // Each chunk's quote count; its running parity says whether the next chunk starts inside
+    // a quoted field.
+    let odd: Vec<bool> = bounds
+        .par_iter()
+        .map(|&b| memchr::memchr_iter(quote, &buf[b..(b + size).min(buf.len())]).count() % 2 == 1)
+        .collect();
+    let mut starts = vec![from];
+    let mut inside = false;
+    for (i, &b) in bounds.iter().enumerate() {
+        if i > 0 {
+            // The first line break outside quotes in this chunk ends a record.
+            let end = (b + size).min(buf.len());
+            let mut state = inside;
+            let mut p = b;
+            while let Some(k) = memchr2(quote, b'\n', &buf[p..end]) {
+                let at = p + k;
+                if buf[at] == quote {
+                    state = !state;
+                } else if !state {
+                    if at + 1 > *starts.last().unwrap() {
+                        starts.push(at + 1);
+                    }
+                    break;
+                }
+                p = at + 1;
+            }
+        }
+        inside ^= odd[i];
+    }
+    starts
+}
+
+/// What one chunk made.
+struct Chunk {
+    rows: usize,
+    columns: Vec<Builder>,
+    failure: Option<Failure>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn parse_chunk(
+    buf: &[u8],
+    from: usize,
+    to: usize,
+    opts: &Options,
+    width: usize,
+    slots: &[Option<usize>],
+    kinds: &[ColumnType],
+    cancel: &Cancel,
+) -> Result<Chunk, KernelError> {
+    let mut columns: Vec<Builder> = kinds.iter().map(|&k| Builder::new(k)).collect();
+    let mut fields = Vec::with_capacity(width);
+    let mut scratch = Vec::new();
+    let mut rows = 0usize;
+    let mut pos = from;
+    let mut since_check = 0usize;
+    let fail = |at, code, column, text: &[u8], what: String| Failure {
+        at,
+        code,
+        column,
+        text: text.to_vec(),
+        what,
+    };
+    while pos < to {
+        let start = pos;
+        pos = match read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) {
+            Ok(next) => next,
+            Err(e) => {
+                let (at, code, what) = match e {
+                    RecordError::Unterminated(at) => (at, "ERR_CSV_UNTERMINATED_QUOTE", "a quoted field that never closes"),
+                    RecordError::AfterQuote(at) => (at, "ERR_CSV_INVALID_QUOTE", "text after a closing quote"),
+                    RecordError::StrayQuote(at) => (at, "ERR_CSV_INVALID_QUOTE", "a quote inside an unquoted field (quote the whole field and double the quote)"),
+                };
+                let column = fields.len();
+                let end = (at + 40).min(buf.len());
+                let stop = memchr(b'\n', &buf[at..end]).map_or(end, |i| at + i);
+                return Ok(Chunk {
+                    rows,
+                    columns,
+                    failure: Some(fail(at, code, column, &buf[at..stop], what.into())),
+                });
+            }
+        };
+        if is_blank(buf, &fields, opts.quote) {
+            continue;
+        }
+        if fields.len() != width && !opts.relax_column_count {
+            let line_end =
+                memchr(b'\n', &buf[start..pos.min(buf.len())]).map_or(pos, |i| start + i);
+            return Ok(Chunk {
+                rows,
+                columns,
+                failure: Some(fail(
+                    start,
+                    "ERR_CSV_COLUMN_COUNT",
+                    fields.len().min(width.saturating_sub(1)),
+                    &buf[start..line_end.min(start + 80)],
+                    format!(
+                        "{} fields where the header has {width} (relaxColumnCount allows this)",
+                        fields.len()
+                    ),
+                )),
+            });
+        }
+        for (i, slot) in slots.iter().enumerate() {
+            let Some(slot) = *slot else { continue };
+            let value = match fields.get(i) {
+                None => None,
+                Some(&f) => {
+                    let t = text(buf, f, opts.quote, &mut scratch);
+                    if opts.null_values.iter().any(|n| n.as_slice() == t) {
+                        None
+                    } else {
+                        Some(t)
+                    }
+                }
+            };
+            if let Err((code, what)) = columns[slot].push(value) {
+                let shown = value.unwrap_or(b"").to_vec();
+                return Ok(Chunk {
+                    rows,
+                    columns,
+                    failure: Some(Failure {
+                        at: start,
+                        code,
+                        column: i,
+                        text: shown,
+                        what,
+                    }),
+                });
+            }
+        }
+        rows += 1;
+        since_check += pos - start;
+        if since_check >= 1 << 20 {
+            cancel.check()?;
+            cancel.advance(since_check as u64);
+            since_check = 0;
+        }
+    }
+    cancel.advance(since_check as u64);
+    Ok(Chunk {
+        rows,
+        columns,
+        failure: None,
+    })
+}
+
+/// Types for every column from the first records: float64 when every value there reads as a
+/// number, string otherwise (and for columns with no value in the sample).
+fn infer(buf: &[u8], from: usize, opts: &Options, width: usize) -> Vec<ColumnType> {
+    const SAMPLE: usize = 1000;
+    let mut numeric = vec![true; width];
+    let mut seen = vec![false; width];
+    let mut fields = Vec::new();
+    let mut scratch = Vec::new();
+    let mut pos = from;
+    let mut rows = 0;
+    while pos < buf.len() && rows < SAMPLE {
+        let Ok(next) = read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) else {
+            break; // the real pass reports it
+        };
+        pos = next;
+        if is_blank(buf, &fields, opts.quote) {
+            continue;
+        }
+        rows += 1;
+        for (i, &f) in fields.iter().take(width).enumerate() {
+            let t = text(buf, f, opts.quote, &mut scratch);
+            if opts.null_values.iter().any(|n| n.as_slice() == t) {
+                continue;
+            }
+            seen[i] = true;
+            if numeric[i] && js_number(t).is_none() {
+                numeric[i] = false;
+            }
+        }
+    }
+    (0..width)
+        .map(|i| {
+            if numeric[i] && seen[i] {
+                ColumnType::Float64
+            } else {
+                ColumnType::String
+            }
+        })
+        .collect()
+}
+
+fn join(kind: ColumnType, parts: Vec<Builder>, rows: usize) -> Column {
+    macro_rules! concat {
+        ($variant:ident) => {{
+            let mut out = Vec::with_capacity(rows);
+            for p in parts {
+                if let Builder::$variant(v) = p {
+                    out.extend_from_slice(&v);
+                }
+            }
+            Column::$variant(out)
+        }};
+    }
+    match kind {
+        ColumnType::Float64 => concat!(Float64),
+        ColumnType::Float32 => concat!(Float32),
+        ColumnType::Int32 => concat!(Int32),
+        ColumnType::Uint32 => concat!(Uint32),
+        ColumnType::Int64 => concat!(Int64),
+        ColumnType::Bool => concat!(Bool),
+        ColumnType::Date => concat!(Date),
+        ColumnType::String => {
+            let mut out = Vec::with_capacity(rows);
+            for p in parts {
+                if let Builder::String(v) = p {
+                    out.extend(v);
+                }
+            }
+            Column::String(out)
+        }
+        ColumnType::Category => {
+            // One dictionary in order of first appearance; each chunk's codes remapped.
+            let mut codes = Vec::with_capacity(rows);
+            let mut index: HashMap<String, u32> = HashMap::new();
+            let mut values: Vec<String> = Vec::new();
+            for p in parts {
+                if let Builder::Category {
+                    codes: local,
+                    values: local_values,
+                    ..
+                } = p
+                {
+                    let map: Vec<u32> = local_values
+                        .into_iter()
+                        .map(|v| {
+                            if let Some(&code) = index.get(&v) {
+                                code
+                            } else {
+                                let code = values.len() as u32;
+                                index.insert(v.clone(), code);
+                                values.push(v);
+                                code
+                            }
+                        })
+                        .collect();
+                    codes.extend(
+                        local
+                            .iter()
+                            .map(|&c| if c == u32::MAX { c } else { map[c as usize] }),
+                    );
+                }
+            }
+            Column::Category(codes, values)
+        }
+    }
+}
+
+/// Parses `input` into a table. Progress: input bytes.
+pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, KernelError> {
+    cancel.set_total(input.len() as u64);
+    let mut start = 0;
+    if input.starts_with(&[0xef, 0xbb, 0xbf]) {
+        start = 3;
+    }
+    for _ in 0..opts.skip_rows {
+        match memchr(b'\n', &input[start..]) {
+            Some(i) => start += i + 1,
+            None => start = input.len(),
+        }
+    }
+    let (names, data) = header(input, start, opts)?;
+    let width = names.len();
+    let (selected, inferred): (Vec<(usize, String, ColumnType)>, bool) = match &opts.columns {
+        Some(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for (name, kind) in list {
+                let i = names.iter().position(|n| n == name).ok_or_else(|| {
+                    KernelError::InvalidValue(format!(
+                        "options.columns names '{name}', which is not a column of the file; its columns are: {}",
+                        names.join(", ")
+                    ))
+                })?;
+                out.push((i, name.clone(), *kind));
+            }
+            (out, false)
+        }
+        None => {
+            let kinds = infer(input, data, opts, width);
+            (
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (i, n.clone(), kinds[i]))
+                    .collect(),
+                true,
+            )
+        }
+    };
+    let mut slots = vec![None; width];
+    for (slot, (i, _, _)) in selected.iter().enumerate() {
+        slots[*i] = Some(slot);
+    }
+    let kinds: Vec<ColumnType> = selected.iter().map(|(_, _, k)| *k).collect();
+    let pieces = (rayon::current_num_threads() * 4).max((input.len() - data) / (16 << 20));
+    let starts = chunk_starts(input, data, pieces, opts.quote);
+    let ranges: Vec<(usize, usize)> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(input.len())))
+        .collect();
+    let chunks: Vec<Chunk> = ranges
+        .par_iter()
+        .map(|&(from, to)| {
+            cancel.check()?;
+            parse_chunk(input, from, to, opts, width, &slots, &kinds, cancel)
+        })
+        .collect::<Result<_, KernelError>>()?;
+    // The first failure in file order.
+    if let Some(f) = chunks.iter().find_map(|c| c.failure.as_ref()) {
+        let column = names
+            .get(f.column)
+            .cloned()
+            .unwrap_or_else(|| f.column.to_string());
+        return Err(csv_error(
+            f.code,
+            line_of(input, f.at),
+            &column,
+            &f.text,
+            &f.what,
+        ));
+    }
+    let mut rows: usize = chunks.iter().map(|c| c.rows).sum();
+    let mut per_column: Vec<Vec<Builder>> = (0..kinds.len())
+        .map(|_| Vec::with_capacity(chunks.len()))
+        .collect();
+    for chunk in chunks {
+        for (slot, b) in chunk.columns.into_iter().enumerate() {
+            per_column[slot].push(b);
+        }
+    }
+    let mut columns: Vec<(String, ColumnType, Column)> = selected
+        .into_iter()
+        .zip(per_column)
+        .map(|((_, name, kind), parts)| (name, kind, join(kind, parts, rows)))
+        .collect();
+    if let Some(max) = opts.max_rows {
+        if rows > max {
+            rows = max;
+            for (_, _, c) in &mut columns {
+                truncate(c, max);
+            }
+        }
+    }
+    Ok(Table {
+        names,
+        rows,
+        columns,
+        inferred,
+    })
+}
+
+fn truncate(c: &mut Column, n: usize) {
+    match c {
+        Column::Float64(v) | Column::Date(v) => v.truncate(n),
+        Column::Float32(v) => v.truncate(n),
+        Column::Int32(v) => v.truncate(n),
+        Column::Uint32(v) => v.truncate(n),
+        Column::Int64(v) => v.truncate(n),
+        Column::Bool(v) => v.truncate(n),
+        Column::String(v) => v.truncate(n),
+        Column::Category(v, _) => v.truncate(n),
+    }
+}

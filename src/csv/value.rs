@@ -1,0 +1,349 @@
+//! Field text to values, as JavaScript reads the same text: `Number()` for floats, integral
+//! `Number()` values for int32 and uint32, `BigInt()` for int64, ISO 8601 as `Date.parse`
+//! reads it for dates.
+
+/// JavaScript's whitespace (what `Number()` and `BigInt()` trim): ASCII tab, LF, VT, FF, CR and
+/// space, NBSP, BOM, line and paragraph separators and the Unicode space separators.
+fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n'
+            | '\u{b}'
+            | '\u{c}'
+            | '\r'
+            | ' '
+            | '\u{a0}'
+            | '\u{feff}'
+            | '\u{1680}'
+            | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+    )
+}
+
+fn trim_js(text: &[u8]) -> Option<&str> {
+    // Fast path: plain ASCII without surrounding spaces.
+    let s = std::str::from_utf8(text).ok()?;
+    Some(s.trim_matches(is_js_space))
+}
+
+fn radix_value(digits: &str, radix: u32) -> Option<f64> {
+    if digits.is_empty() || digits.len() > 128 {
+        return None;
+    }
+    // Exact up to 2^128; beyond, the leading 128 bits and a sticky bit round correctly
+    // only for radix 2, 8, 16 where digits map to bits: fold as u128 while it fits.
+    let mut v: u128 = 0;
+    for ch in digits.chars() {
+        let d = ch.to_digit(radix)? as u128;
+        v = v.checked_mul(radix as u128)?.checked_add(d)?;
+    }
+    Some(v as f64) // u128 -> f64 rounds to nearest, as JS does
+}
+
+/// `Number(text)`, or None where `Number()` gives NaN for text other than `NaN` itself (the
+/// caller reports such text as not a number). Differences from `Number()`: the empty string is
+/// never read here (it is a missing value before it gets here), and hexadecimal, octal and
+/// binary literals longer than 128 bits are refused instead of rounded.
+pub fn js_number(text: &[u8]) -> Option<f64> {
+    let s = trim_js(text)?;
+    if s.is_empty() {
+        return Some(0.0);
+    }
+    let b = s.as_bytes();
+    if b.len() > 2 && b[0] == b'0' {
+        let radix = match b[1] {
+            b'x' | b'X' => 16,
+            b'o' | b'O' => 8,
+            b'b' | b'B' => 2,
+            _ => 0,
+        };
+        if radix != 0 {
+            return radix_value(&s[2..], radix);
+        }
+    }
+    match s {
+        "NaN" => return Some(f64::NAN),
+        "Infinity" | "+Infinity" => return Some(f64::INFINITY),
+        "-Infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // A StrDecimalLiteral: sign, digits with at most one point, an optional exponent. Rust's
+    // parser also takes "inf" and "nan", which JavaScript does not: only these bytes get there.
+    let mut seen_digit = false;
+    let mut seen_point = false;
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i = 1;
+    }
+    while i < b.len() {
+        match b[i] {
+            b'0'..=b'9' => seen_digit = true,
+            b'.' if !seen_point => seen_point = true,
+            b'e' | b'E' if seen_digit => {
+                let mut j = i + 1;
+                if matches!(b.get(j), Some(b'+' | b'-')) {
+                    j += 1;
+                }
+                if j == b.len() || !b[j..].iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                break;
+            }
+            _ => return None,
+        }
+        i += 1;
+    }
+    if !seen_digit {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+/// An integer column's value: `Number(text)` when it is an integer in [min, max].
+pub fn js_integer(text: &[u8], min: f64, max: f64) -> Option<f64> {
+    let v = js_number(text)?;
+    (v.fract() == 0.0 && v >= min && v <= max).then_some(v)
+}
+
+/// `BigInt(text)` for an int64 column: decimal digits with an optional sign, or an unsigned
+/// 0x / 0o / 0b literal, surrounding whitespace trimmed; None outside the int64 range.
+pub fn js_bigint(text: &[u8]) -> Option<i64> {
+    let s = trim_js(text)?;
+    let b = s.as_bytes();
+    if b.len() > 2 && b[0] == b'0' {
+        let radix = match b[1] {
+            b'x' | b'X' => 16,
+            b'o' | b'O' => 8,
+            b'b' | b'B' => 2,
+            _ => 0,
+        };
+        if radix != 0 {
+            return u64::from_str_radix(&s[2..], radix)
+                .ok()
+                .filter(|_| s[2..].bytes().all(|c| c.is_ascii_alphanumeric()))
+                .and_then(|v| i64::try_from(v).ok());
+        }
+    }
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<i64>().ok()
+}
+
+/// true/false, 1/0 (and TRUE/True, FALSE/False).
+pub fn boolean(text: &[u8]) -> Option<u8> {
+    match text {
+        b"true" | b"TRUE" | b"True" | b"1" => Some(1),
+        b"false" | b"FALSE" | b"False" | b"0" => Some(0),
+        _ => None,
+    }
+}
+
+fn digits(b: &[u8], at: &mut usize, n: usize) -> Option<i64> {
+    let part = b.get(*at..*at + n)?;
+    if !part.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    *at += n;
+    Some(part.iter().fold(0i64, |v, &d| v * 10 + (d - b'0') as i64))
+}
+
+/// Days from 1970-01-01 to the given civil date (proleptic Gregorian; Howard Hinnant's
+/// algorithm), with `day` allowed past the month's end as V8 allows it (up to 31).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Epoch milliseconds of an ISO 8601 date or date-time as `Date.parse` reads it:
+/// `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `±YYYYYY-MM-DD`, then optionally `T` (or a space) and
+/// `HH:mm`, `HH:mm:ss` or `HH:mm:ss.sss` (more fraction digits are cut, as V8 does) and `Z`
+/// or `±HH:mm`. A date-time without an offset is read as UTC (`Date.parse` reads it as local
+/// time: the same when the process runs with TZ=UTC). Days 29-31 past a month's end roll into
+/// the next month, as V8's parser does; other out-of-range fields are refused.
+pub fn iso_date(text: &[u8]) -> Option<f64> {
+    let b = text;
+    let mut at = 0;
+    let year = match b.first()? {
+        b'+' | b'-' => {
+            let negative = b[0] == b'-';
+            at = 1;
+            let y = digits(b, &mut at, 6)?;
+            if negative && y == 0 {
+                return None; // -000000 is not allowed
+            }
+            if negative {
+                -y
+            } else {
+                y
+            }
+        }
+        _ => digits(b, &mut at, 4)?,
+    };
+    let (mut month, mut day) = (1, 1);
+    if b.get(at) == Some(&b'-') {
+        at += 1;
+        month = digits(b, &mut at, 2)?;
+        if b.get(at) == Some(&b'-') {
+            at += 1;
+            day = digits(b, &mut at, 2)?;
+        }
+    }
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut ms: i64 = 0;
+    if at < b.len() {
+        if !matches!(b[at], b'T' | b't' | b' ') {
+            return None;
+        }
+        at += 1;
+        let hour = digits(b, &mut at, 2)?;
+        if b.get(at) != Some(&b':') {
+            return None;
+        }
+        at += 1;
+        let minute = digits(b, &mut at, 2)?;
+        let (mut second, mut milli) = (0, 0);
+        if b.get(at) == Some(&b':') {
+            at += 1;
+            second = digits(b, &mut at, 2)?;
+            if b.get(at) == Some(&b'.') {
+                at += 1;
+                let start = at;
+                while at < b.len() && b[at].is_ascii_digit() {
+                    at += 1;
+                }
+                let frac = &b[start..at];
+                if frac.is_empty() {
+                    return None;
+                }
+                for (i, &d) in frac.iter().take(3).enumerate() {
+                    milli += (d - b'0') as i64 * [100, 10, 1][i];
+                }
+            }
+        }
+        if hour > 24
+            || minute > 59
+            || second > 59
+            || (hour == 24 && (minute, second, milli) != (0, 0, 0))
+        {
+            return None;
+        }
+        ms = ((hour * 60 + minute) * 60 + second) * 1000 + milli;
+        match b.get(at) {
+            None => {}
+            Some(b'Z' | b'z') => at += 1,
+            Some(&sign @ (b'+' | b'-')) => {
+                at += 1;
+                let oh = digits(b, &mut at, 2)?;
+                if b.get(at) == Some(&b':') {
+                    at += 1;
+                }
+                let om = digits(b, &mut at, 2)?;
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let offset = (oh * 60 + om) * 60_000;
+                ms -= if sign == b'+' { offset } else { -offset };
+            }
+            _ => return None,
+        }
+        if at != b.len() {
+            return None;
+        }
+    }
+    let total = days_from_civil(year, month, day) as f64 * 86_400_000.0 + ms as f64;
+    // Date's range: ±8.64e15 ms.
+    (total.abs() <= 8.64e15).then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_number_reads_them() {
+        let cases: &[(&str, Option<f64>)] = &[
+            (" 12 ", Some(12.0)),
+            ("0x10", Some(16.0)),
+            ("0b11", Some(3.0)),
+            ("0o7", Some(7.0)),
+            ("-0x10", None),
+            ("1e400", Some(f64::INFINITY)),
+            ("+5", Some(5.0)),
+            ("1_0", None),
+            (".5", Some(0.5)),
+            ("5.", Some(5.0)),
+            ("Infinity", Some(f64::INFINITY)),
+            ("-Infinity", Some(f64::NEG_INFINITY)),
+            ("inf", None),
+            ("1e", None),
+            ("e5", None),
+            ("\u{a0}12\u{a0}", Some(12.0)),
+            ("\u{feff}3", Some(3.0)),
+            ("\u{85}12", None),
+            ("0.1", Some(0.1)),
+            (
+                "123456789012345678901234567890",
+                Some(1.2345678901234568e29),
+            ),
+            ("2.2250738585072011e-308", Some(2.225073858507201e-308)),
+            ("abc", None),
+            ("1.2.3", None),
+            ("--1", None),
+        ];
+        for (text, want) in cases {
+            let got = js_number(text.as_bytes());
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{text:?}");
+        }
+        assert!(js_number(b"-0").unwrap().is_sign_negative());
+        assert!(js_number(b"NaN").unwrap().is_nan());
+    }
+
+    #[test]
+    fn integers_and_bigints() {
+        assert_eq!(js_integer(b"1e3", -1e10, 1e10), Some(1000.0));
+        assert_eq!(js_integer(b"1.5", -1e10, 1e10), None);
+        assert_eq!(js_integer(b"4294967296", 0.0, 4294967295.0), None);
+        assert_eq!(js_bigint(b" -9223372036854775808 "), Some(i64::MIN));
+        assert_eq!(js_bigint(b"9223372036854775808"), None);
+        assert_eq!(js_bigint(b"0x10"), Some(16));
+        assert_eq!(js_bigint(b"-0x10"), None);
+        assert_eq!(js_bigint(b"1e3"), None);
+        assert_eq!(js_bigint(b"+7"), Some(7));
+    }
+
+    #[test]
+    fn dates_read_as_date_parse_reads_them() {
+        let cases: &[(&str, Option<f64>)] = &[
+            ("2026-02-30", Some(1772409600000.0)),
+            ("2026-11-27", Some(1795737600000.0)),
+            ("2026-11-27T10:00:00Z", Some(1795773600000.0)),
+            ("2026-11-27T10:00:00", Some(1795773600000.0)),
+            ("2026-11-27 10:00:00", Some(1795773600000.0)),
+            ("2026-11-27T10:00:00.123456Z", Some(1795773600123.0)),
+            ("2026-11-27T10:00:00+02:00", Some(1795766400000.0)),
+            ("+002026-11-27", Some(1795737600000.0)),
+            ("2026", Some(1767225600000.0)),
+            ("2026-11", Some(1793491200000.0)),
+            ("2026-13-01", None),
+            ("2026-11-27T24:00:00Z", Some(1795824000000.0)),
+            ("2026-11-27T10:00Z", Some(1795773600000.0)),
+            ("2026-11-27T10Z", None),
+            ("20261127", None),
+            ("2026-11-27T10:00:00.5Z", Some(1795773600500.0)),
+            ("1969-12-31T23:59:59.999Z", Some(-1.0)),
+            ("not a date", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(iso_date(text.as_bytes()), *want, "{text:?}");
+        }
+    }
+}
