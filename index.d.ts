@@ -317,6 +317,65 @@ export function createCompressStream(options?: Omit<CompressOptions, keyof Progr
 /** A Transform that decompresses, where `zlib.createGunzip()` goes. */
 export function createDecompressStream(options?: Omit<DecompressOptions, keyof ProgressOptions> & StreamOptions): import('node:stream').Transform
 
+/** The column types of `parseCsv` and `readCsv`. */
+export type CsvColumnType = 'float64' | 'float32' | 'int32' | 'uint32' | 'int64' | 'bool' | 'date' | 'string' | 'category'
+
+export interface CsvOptions extends ProgressOptions {
+  /** One one-byte character; default `','`. */
+  delimiter?: string
+  /** Default `'"'`. */
+  quote?: string
+  /** Default true; false names the columns `'0'`, `'1'`, ... */
+  header?: boolean
+  /** Physical lines skipped before the header. Default 0. */
+  skipRows?: number
+  /** At most this many data rows. */
+  maxRows?: number
+  /** Field texts read as missing. Default `['']`. */
+  nullValues?: readonly string[]
+  /** The columns to read and their types; without it every column is read, types inferred. */
+  columns?: Record<string, CsvColumnType>
+  /** Rows with fewer fields get missing values and extra fields are ignored, instead of an error. */
+  relaxColumnCount?: boolean
+}
+
+/** A `'category'` column: `codes[i]` indexes `values` (0xFFFFFFFF where missing). */
+export interface CategoryColumn {
+  codes: Uint32Array
+  values: string[]
+}
+
+/**
+ * A column: Float64Array (float64, date: epoch ms, NaN where missing), Float32Array,
+ * Int32Array, Uint32Array, BigInt64Array (int64), Uint8Array (bool, 0/1), an Array of strings
+ * (null where missing) or a CategoryColumn.
+ */
+export type CsvColumn = Float64Array | Float32Array | Int32Array | Uint32Array | BigInt64Array | Uint8Array | (string | null)[] | CategoryColumn
+
+export interface CsvTable {
+  /** Every column of the file, in order (repeated header names get `_2`, `_3`, ...). */
+  names: string[]
+  rows: number
+  /** The columns read, by name. */
+  columns: Record<string, CsvColumn>
+  /** Each column's type, as asked or as inferred. */
+  types: Record<string, CsvColumnType>
+  /** Whether the types were inferred (no `columns` option): float64 where the first 1,000 rows hold only numbers, else string. */
+  inferred: boolean
+}
+
+/**
+ * Parses CSV text (RFC 4180) into typed columns on every core. Numbers convert as `Number()`
+ * converts the same text, int64 as `BigInt()`, dates as `Date.parse` reads ISO 8601.
+ * A malformed file rejects with an Error whose `code` is `ERR_CSV_UNTERMINATED_QUOTE`,
+ * `ERR_CSV_INVALID_QUOTE`, `ERR_CSV_COLUMN_COUNT`, `ERR_CSV_INVALID_VALUE`,
+ * `ERR_CSV_MISSING_VALUE` or `ERR_CSV_INVALID_UTF8`, with `line`, `column` and `text`.
+ * Progress: input bytes.
+ */
+export function parseCsv(input: string | Uint8Array, options?: CsvOptions): Promise<CsvTable>
+/** `parseCsv` of a file, read in Rust (never into a JS string). Paths and fs errors as `hashFile`. */
+export function readCsv(path: PathLike, options?: CsvOptions): Promise<CsvTable>
+
 /**
  * π(n): the number of primes <= n, by a segmented sieve over all cores (memory bounded by the
  * segment size and sqrt(n), not by n).

@@ -301,6 +301,17 @@ const CALLS = {
   decompressFile: fc.tuple(either(paths), destinations, options({ format: either(fc.constantFrom(...FORMATS, 'auto')), maxOutputLength: either(int(0, 1_000_000)) })),
   // Without the harness's signal (an options value that is not one of its records, or none at
   // all), a valid huge n would be legitimately hours of work: such n are left out of `anything`.
+  parseCsv: fc.tuple(
+    either(fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom('a,b\n1,2\n', 'a,"b\n1', 'x\n"1""2"\n', '\ufeffa;b\r\n1;2'), bytes)),
+    options({
+      delimiter: either(fc.constantFrom(',', ';', '\t', '"', '\n')),
+      header: either(fc.boolean()),
+      maxRows: either(int(0, 5)),
+      columns: either(fc.dictionary(fc.constantFrom('a', 'b', '0', 'x'), fc.constantFrom('float64', 'int32', 'int64', 'bool', 'date', 'string', 'category', 'uint32', 'float32'))),
+      relaxColumnCount: either(fc.boolean()),
+    }),
+  ),
+  readCsv: fc.tuple(either(paths), options({ header: either(fc.boolean()) })),
   countPrimes: fc.tuple(
     fc.oneof({ weight: 3, arbitrary: fc.oneof(int(0, 2_000_000), fc.bigInt({ min: 0n, max: 100_000n })) }, { weight: 1, arbitrary: anything.filter(notHugeCount) }),
     options({}),
@@ -344,7 +355,9 @@ function judge(name, outcome) {
   if (!(e instanceof Error)) return `rejected with a non-Error: ${String(e)}`
   if (e.name === 'AbortError') return e.code === 'ABORT_ERR' ? null : `AbortError with code ${e.code}`
   if ((e instanceof TypeError || e instanceof RangeError) && typeof e.code === 'string' && e.code.startsWith('ERR_')) return null
-  if (['hashFile', 'hashFiles', 'compressFile', 'decompressFile'].includes(name) && FS_CODES.has(e.code)) return null
+  if (['hashFile', 'hashFiles', 'compressFile', 'decompressFile', 'readCsv'].includes(name) && FS_CODES.has(e.code)) return null
+  // A malformed file: CSV's own codes, naming the line.
+  if (['parseCsv', 'readCsv'].includes(name) && /^ERR_CSV_[A-Z0-9_]+$/.test(e.code) && Number.isInteger(e.line)) return null
   // Compressed data that is not: the decoders' errors, coded as node:zlib codes them.
   if (['decompress', 'decompressFile'].includes(name) && /^(Z_[A-Z_]+|ZSTD_error_\w+|ERR__ERROR_\w+)$/.test(e.code) && Number.isInteger(e.errno)) return null
   return `unexpected ${e.name} (code ${e.code}): ${e.message}`

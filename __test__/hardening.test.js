@@ -193,6 +193,9 @@ suite('panics', () => {
   const gz = require('node:zlib').gzipSync(Buffer.alloc(4 << 20, 2))
   const gzFile = path.join(tmp, 'panic.bin.gz')
   fs.writeFileSync(gzFile, gz)
+  const csvText = 'a,b\n' + '1.5,x\n'.repeat(400_000)
+  const csvFile = path.join(tmp, 'panic.csv')
+  fs.writeFileSync(csvFile, csvText)
   const sink = () => new Writable({ write: (chunk, encoding, callback) => callback() })
   const calls = {
     sort: () => offload.sort(floats),
@@ -218,6 +221,8 @@ suite('panics', () => {
     createCompressStream: () => pipeline(Readable.from([Buffer.alloc(4 << 20, 3)]), offload.createCompressStream(), sink()),
     createDecompressStream: () => pipeline(Readable.from([gz]), offload.createDecompressStream(), sink()),
     hashStream: () => offload.hashStream(Readable.from([Buffer.alloc(1 << 20, 5)])),
+    parseCsv: () => offload.parseCsv(csvText),
+    readCsv: () => offload.readCsv(csvFile),
   }
 
   it('every operation is covered', () => {

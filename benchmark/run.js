@@ -9,6 +9,7 @@ const families = {
   algo: require('./algo.js'),
   image: require('./image.js'),
   compress: require('./compress.js'),
+  csv: require('./csv.js'),
 }
 
 async function main() {

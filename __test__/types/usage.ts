@@ -33,6 +33,13 @@ async function main(): Promise<void> {
   // @ts-expect-error: streams take no onProgress
   offload.createCompressStream({ onProgress: () => {} })
   void [unpacked, written, gzip, bodyDigest]
+  const table = await offload.parseCsv('a,b\n1,x\n', { columns: { a: 'float64', b: 'category' }, signal })
+  const colA = table.columns.a as Float64Array
+  const typeOfB: offload.CsvColumnType = table.types.b
+  const fromFile: offload.CsvTable = await offload.readCsv(new URL('file:///tmp/x.csv'), { delimiter: ';', header: false, maxRows: 10, onProgress: (p: Progress) => p.total })
+  // @ts-expect-error: not a column type
+  await offload.parseCsv('a', { columns: { a: 'decimal' } })
+  void [colA, typeOfB, fromFile]
   const n: number = await offload.countPrimes(10n ** 6n, { signal })
   const ps: Uint32Array = await offload.primes(100)
   const a: Matrix<Float32Array> = { data: new Float32Array(4), rows: 2, cols: 2 }
