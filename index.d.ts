@@ -415,6 +415,28 @@ export interface Matrix<T extends Float64Array | Float32Array = Float64Array | F
  */
 export function matmul<T extends Float64Array | Float32Array>(a: Matrix<T>, b: Matrix<T>, options?: ProgressOptions): Promise<Matrix<T>>
 
+export interface TopKOptions extends ProgressOptions {
+  /** `'cosine'` (default), `'dot'` or `'l2'` (squared Euclidean distance; smaller is nearer). */
+  metric?: 'cosine' | 'dot' | 'l2'
+}
+
+export interface TopKResult<T extends Float64Array | Float32Array> {
+  /** For each query in order, its `min(k, rows)` best rows, best first (ties: lower row first). */
+  indices: Uint32Array
+  /** Their scores, in the vectors' element type. NaN (a zero vector under cosine, NaN data) ranks last. */
+  scores: T
+}
+
+/**
+ * Exact nearest-neighbour search: the `k` best rows of `vectors` for each query. `queries` is
+ * a matrix with the same `cols` and element type, or one typed array of length `cols`.
+ * One query is a parallel scan of the matrix (memory-bound); many are a blocked matrix product
+ * (`matmul`'s GEMM) with a partial selection per query. Progress: stored rows scored, over all
+ * queries.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for mismatched shapes or `k` < 1.
+ */
+export function topK<T extends Float64Array | Float32Array>(vectors: Matrix<T>, queries: Matrix<T> | T, k: number, options?: TopKOptions): Promise<TopKResult<T>>
+
 export interface MandelbrotOptions extends ProgressOptions {
   /** Pixels per row, an integer >= 1. */
   width: number

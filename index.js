@@ -125,7 +125,7 @@ function stats() {
 const { sort, argsort, describe, quantiles, histogram } = data
 const { hash, hashMany, hashFile, hashFiles, hashStream } = hashing
 const { compress, decompress, compressFile, decompressFile, createCompressStream, createDecompressStream } = compression
-const { countPrimes, primes, matmul, mandelbrot } = algo
+const { countPrimes, primes, matmul, mandelbrot, topK } = algo
 const { parseCsv, readCsv } = csv
 const { grayscale, blur, resize } = image
 
@@ -153,6 +153,7 @@ module.exports = {
   primes,
   matmul,
   mandelbrot,
+  topK,
   grayscale,
   blur,
   resize,

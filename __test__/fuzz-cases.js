@@ -318,6 +318,7 @@ const CALLS = {
   ),
   primes: fc.tuple(either(int(0, 2_000_000)), options({})),
   matmul: matrices.chain(([a, b]) => fc.tuple(fc.constant(a), fc.constant(b), options({}))),
+  topK: matrices.chain(([a, b]) => fc.tuple(fc.constant(a), fc.oneof(fc.constant(b), fc.constantFrom(new Float64Array(3), new Float32Array(2), new Float64Array(0))), either(int(0, 20)), options({ metric: either(fc.constantFrom('cosine', 'dot', 'l2')) }))),
   mandelbrot: fc.tuple(
     fc.oneof(
       { weight: 4, arbitrary: fc.tuple(options({ width: either(int(1, 300)), height: either(int(1, 300)), maxIterations: either(int(1, 5000)), scale: either(fc.double({ min: 1e-9, max: 10 })), centerX: either(fc.double({ min: -2, max: 2 })) }), fc.constant(0)).map(([o]) => o) },

@@ -222,6 +222,7 @@ suite('panics', () => {
     createDecompressStream: () => pipeline(Readable.from([gz]), offload.createDecompressStream(), sink()),
     hashStream: () => offload.hashStream(Readable.from([Buffer.alloc(1 << 20, 5)])),
     parseCsv: () => offload.parseCsv(csvText),
+    topK: () => offload.topK(mat, mat, 5),
     readCsv: () => offload.readCsv(csvFile),
   }
 

@@ -10,6 +10,7 @@ const families = {
   image: require('./image.js'),
   compress: require('./compress.js'),
   csv: require('./csv.js'),
+  search: require('./search.js'),
 }
 
 async function main() {

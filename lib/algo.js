@@ -104,4 +104,43 @@ const mandelbrot = operation('mandelbrot', (options) => {
   return { signal, progress: v.progress(opts), start: (token) => native.mandelbrot(width, height, centerX, centerY, scale, maxIterations, token) }
 })
 
-module.exports = { countPrimes, mandelbrot, matmul, primes }
+const METRICS = ['cosine', 'dot', 'l2']
+
+const topK = operation('topK', (vectors, queries, k, options) => {
+  const stored = matrix(vectors, 'vectors')
+  let q
+  if (ArrayBuffer.isView(queries) && !(queries instanceof DataView)) {
+    // One query: a typed array of length cols.
+    const kind = v.typedArrayKind(queries)
+    if (kind !== 'Float64Array' && kind !== 'Float32Array') {
+      throw invalidType('queries', 'an instance of Float64Array or Float32Array, or an object { data, rows, cols }', queries)
+    }
+    v.heldView(queries, 'queries')
+    const length = v.lengthOf(queries)
+    if (length !== stored.cols) throw outOfRange('queries.length', `vectors.cols (${stored.cols})`, length)
+    q = { data: queries, rows: 1, cols: length, kind }
+  } else {
+    q = matrix(queries, 'queries')
+    if (q.cols !== stored.cols) throw outOfRange('queries.cols', `equal to vectors.cols (${stored.cols})`, q.cols)
+  }
+  if (q.kind !== stored.kind) {
+    throw invalidValue('queries', q.data, `must be of the same kind as vectors.data (${stored.kind}), not ${q.kind}`)
+  }
+  const count = v.integer(k, 'k', 1, 2 ** 32 - 1)
+  const opts = v.options(options, 'options', ['metric', 'signal', ...v.PROGRESS_OPTIONS])
+  const metric = opts.metric === undefined ? 'cosine' : opts.metric
+  if (typeof metric !== 'string') throw invalidType('options.metric', 'of type string', metric)
+  if (!METRICS.includes(metric)) throw invalidValue('options.metric', metric, `must be one of ${METRICS.join(', ')}`)
+  const perQuery = Math.min(count, stored.rows)
+  if (perQuery * q.rows > v.MAX_RESULT_LENGTH) {
+    throw outOfRange('k * queries.rows', `at most ${v.MAX_RESULT_LENGTH} (the longest typed array)`, perQuery * q.rows)
+  }
+  const run = stored.kind === 'Float64Array' ? native.topKF64 : native.topKF32
+  return {
+    signal: v.signal(opts.signal),
+    progress: v.progress(opts),
+    start: (token) => run(stored.data, q.data, stored.rows, stored.cols, q.rows, count, metric, token),
+  }
+})
+
+module.exports = { countPrimes, mandelbrot, matmul, primes, topK }

@@ -40,6 +40,11 @@ async function main(): Promise<void> {
   // @ts-expect-error: not a column type
   await offload.parseCsv('a', { columns: { a: 'decimal' } })
   void [colA, typeOfB, fromFile]
+  const nearest = await offload.topK({ data: new Float32Array(6), rows: 2, cols: 3 }, new Float32Array(3), 1, { metric: 'l2', signal })
+  const nearestScores: Float32Array = nearest.scores
+  // @ts-expect-error: not a metric
+  await offload.topK({ data: new Float32Array(6), rows: 2, cols: 3 }, new Float32Array(3), 1, { metric: 'hamming' })
+  void nearestScores
   const n: number = await offload.countPrimes(10n ** 6n, { signal })
   const ps: Uint32Array = await offload.primes(100)
   const a: Matrix<Float32Array> = { data: new Float32Array(4), rows: 2, cols: 2 }

@@ -4,7 +4,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::{mandelbrot, matmul, primes};
+use super::{mandelbrot, matmul, primes, topk};
 use crate::cancel::Cancel;
 use crate::control::CancelToken;
 use crate::error::{KernelError, KernelResult};
@@ -197,6 +197,102 @@ pub fn mandelbrot(
             center_y,
             scale,
             max_iterations,
+        },
+        token,
+    )
+}
+
+/// `topK`'s result: rows and scores, query after query.
+#[napi(object, object_from_js = false)]
+pub struct TopKResult {
+    pub indices: Uint32Array,
+    pub scores: Product,
+}
+
+pub struct TopK {
+    operands: Operands,
+    rows: f64,
+    cols: f64,
+    queries: f64,
+    k: f64,
+    metric: String,
+}
+
+impl Kernel for TopK {
+    type Output = TopKResult;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<TopKResult> {
+        let dim = |v: f64, name: &str| whole(v, u32::MAX as u64, name).map(|d| d as usize);
+        let (rows, cols, nq) = (
+            dim(self.rows, "vectors.rows")?,
+            dim(self.cols, "vectors.cols")?,
+            dim(self.queries, "queries.rows")?,
+        );
+        let k = dim(self.k, "k")?;
+        let metric = topk::Metric::parse(&self.metric)?;
+        Ok(match &self.operands {
+            Operands::F64(v, q) => {
+                let (indices, scores) = topk::top_k(v, rows, cols, q, nq, k, metric, cancel)?;
+                TopKResult {
+                    indices: Uint32Array::new(indices),
+                    scores: Product::F64(Float64Array::new(scores)),
+                }
+            }
+            Operands::F32(v, q) => {
+                let (indices, scores) = topk::top_k(v, rows, cols, q, nq, k, metric, cancel)?;
+                TopKResult {
+                    indices: Uint32Array::new(indices),
+                    scores: Product::F32(Float32Array::new(scores)),
+                }
+            }
+        })
+    }
+}
+
+#[napi(js_name = "topKF64")]
+#[allow(clippy::too_many_arguments)]
+pub fn top_k_f64(
+    vectors: Float64Array,
+    queries: Float64Array,
+    rows: f64,
+    cols: f64,
+    nq: f64,
+    k: f64,
+    metric: String,
+    token: &CancelToken,
+) -> Call<TopK> {
+    spawn(
+        TopK {
+            operands: Operands::F64(vectors, queries),
+            rows,
+            cols,
+            queries: nq,
+            k,
+            metric,
+        },
+        token,
+    )
+}
+
+#[napi(js_name = "topKF32")]
+#[allow(clippy::too_many_arguments)]
+pub fn top_k_f32(
+    vectors: Float32Array,
+    queries: Float32Array,
+    rows: f64,
+    cols: f64,
+    nq: f64,
+    k: f64,
+    metric: String,
+    token: &CancelToken,
+) -> Call<TopK> {
+    spawn(
+        TopK {
+            operands: Operands::F32(vectors, queries),
+            rows,
+            cols,
+            queries: nq,
+            k,
+            metric,
         },
         token,
     )

@@ -3,6 +3,7 @@
 pub mod mandelbrot;
 pub mod matmul;
 pub mod primes;
+pub mod topk;
 
 #[cfg(feature = "napi")]
 mod binding;

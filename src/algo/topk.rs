@@ -1,0 +1,410 @@
+//! `topK`: exact nearest-neighbour search. One query (or a few) is a scan of the stored
+//! vectors, split over the pool, each part keeping its own best k; many queries are a matrix
+//! product in blocks of stored rows (faer's GEMM, as `matmul`), each block's scores folded into
+//! every query's best k by partial selection, never a full sort.
+//!
+//! Order: best first (largest score for cosine and dot, smallest for l2), ties to the lower
+//! row index; a NaN score ranks after every number. Cosine with a zero vector (stored or
+//! query) scores NaN, so it ranks last without disturbing the others.
+
+use std::cmp::Ordering;
+
+use faer::{Accum, MatMut, MatRef, Par};
+use rayon::prelude::*;
+
+use super::matmul::Scalar;
+use crate::cancel::Cancel;
+use crate::error::{try_zeroed_vec, KernelError};
+
+/// How vectors are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Cosine,
+    Dot,
+    /// Squared Euclidean distance: smaller is nearer.
+    L2,
+}
+
+impl Metric {
+    pub fn parse(name: &str) -> Result<Self, KernelError> {
+        Ok(match name {
+            "cosine" => Metric::Cosine,
+            "dot" => Metric::Dot,
+            "l2" => Metric::L2,
+            _ => {
+                return Err(KernelError::InvalidValue(format!(
+                    "metric must be one of cosine, dot, l2; received '{name}'"
+                )))
+            }
+        })
+    }
+}
+
+/// The float types `topK` takes, with what the kernel needs beyond `matmul`'s.
+pub trait Element: Scalar + PartialOrd + std::ops::AddAssign {
+    fn to_f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
+}
+impl Element for f64 {
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+impl Element for f32 {
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+/// A candidate: score and row.
+#[derive(Clone, Copy)]
+struct Hit<T> {
+    score: T,
+    row: u32,
+}
+
+/// `a` before `b` in the result: the better score, NaN last, then the lower row.
+fn better<T: Element>(a: &Hit<T>, b: &Hit<T>, larger_first: bool) -> Ordering {
+    let (an, bn) = (a.score.to_f64().is_nan(), b.score.to_f64().is_nan());
+    match (an, bn) {
+        (true, false) => return Ordering::Greater,
+        (false, true) => return Ordering::Less,
+        (false, false) => {
+            let o = a.score.partial_cmp(&b.score).unwrap_or(Ordering::Equal);
+            let o = if larger_first { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        _ => {}
+    }
+    a.row.cmp(&b.row)
+}
+
+/// The best k of a stream of candidates: a buffer cut back to k by selection when it fills.
+struct Best<T> {
+    k: usize,
+    larger_first: bool,
+    hits: Vec<Hit<T>>,
+}
+
+impl<T: Element> Best<T> {
+    fn new(k: usize, larger_first: bool) -> Self {
+        Self {
+            k,
+            larger_first,
+            hits: Vec::with_capacity(2 * k.min(1 << 16)),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, score: T, row: u32) {
+        self.hits.push(Hit { score, row });
+        if self.hits.len() >= 2 * self.k.max(1024) {
+            self.cut();
+        }
+    }
+
+    fn cut(&mut self) {
+        if self.hits.len() > self.k {
+            let lf = self.larger_first;
+            self.hits
+                .select_nth_unstable_by(self.k - 1, |a, b| better(a, b, lf));
+            self.hits.truncate(self.k);
+        }
+    }
+
+    fn merge(mut self, other: Best<T>) -> Self {
+        self.hits.extend(other.hits);
+        self.cut();
+        self
+    }
+
+    fn finish(mut self) -> Vec<Hit<T>> {
+        self.cut();
+        let lf = self.larger_first;
+        self.hits.sort_unstable_by(|a, b| better(a, b, lf));
+        self.hits
+    }
+}
+
+#[inline]
+fn dot<T: Element>(a: &[T], b: &[T]) -> T {
+    // Eight independent sums: the loop vectorises and hides the add latency.
+    let mut acc = [T::from_f64(0.0); 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for l in 0..8 {
+            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+        }
+    }
+    let mut s = T::from_f64(0.0);
+    for i in chunks * 8..a.len() {
+        s += a[i] * b[i];
+    }
+    let pair = |x: T, y: T| x + y;
+    pair(
+        pair(pair(acc[0], acc[4]), pair(acc[1], acc[5])),
+        pair(pair(acc[2], acc[6]), pair(acc[3], acc[7])),
+    ) + s
+}
+
+/// The score of a stored row from its dot product with the query and their norms.
+#[inline]
+fn score<T: Element>(metric: Metric, dot: T, row_norm: T, query_norm: T) -> T {
+    match metric {
+        Metric::Dot => dot,
+        // row_norm and query_norm hold inverse norms (NaN for a zero vector).
+        Metric::Cosine => dot * row_norm * query_norm,
+        // row_norm and query_norm hold squared norms.
+        Metric::L2 => {
+            let d = row_norm + query_norm - T::from_f64(2.0) * dot;
+            if d < T::from_f64(0.0) {
+                T::from_f64(0.0)
+            } else {
+                d
+            }
+        }
+    }
+}
+
+/// Per row: the inverse norm (cosine; NaN for a zero vector) or the squared norm (l2).
+fn norms<T: Element>(data: &[T], cols: usize, metric: Metric) -> Result<Vec<T>, KernelError> {
+    let rows = data.len().checked_div(cols).unwrap_or(0);
+    let mut out = try_zeroed_vec::<T>(rows, "the norms")?;
+    out.par_iter_mut().enumerate().for_each(|(r, n)| {
+        let v = &data[r * cols..(r + 1) * cols];
+        let sq = dot(v, v);
+        *n = match metric {
+            Metric::Cosine => {
+                let norm = sq.to_f64().sqrt();
+                T::from_f64(if norm == 0.0 { f64::NAN } else { 1.0 / norm })
+            }
+            _ => sq,
+        };
+    });
+    Ok(out)
+}
+
+/// The k best rows of `vectors` (rows x cols, row-major) for each of `nq` queries (nq x cols),
+/// as (rows, scores), query after query, `min(k, rows)` each. Progress: stored rows scanned,
+/// summed over queries.
+#[allow(clippy::too_many_arguments)]
+pub fn top_k<T: Element>(
+    vectors: &[T],
+    rows: usize,
+    cols: usize,
+    queries: &[T],
+    nq: usize,
+    k: usize,
+    metric: Metric,
+    cancel: &Cancel,
+) -> Result<(Vec<u32>, Vec<T>), KernelError> {
+    if rows.checked_mul(cols) != Some(vectors.len()) || nq.checked_mul(cols) != Some(queries.len())
+    {
+        return Err(KernelError::OutOfRange(
+            "the shapes do not match the data".into(),
+        ));
+    }
+    if rows > u32::MAX as usize {
+        return Err(KernelError::OutOfRange(format!(
+            "at most {} stored vectors",
+            u32::MAX
+        )));
+    }
+    if k == 0 {
+        return Err(KernelError::OutOfRange("k must be at least 1".into()));
+    }
+    let k = k.min(rows);
+    cancel.set_total((rows as u64).saturating_mul(nq as u64));
+    let out_len = nq
+        .checked_mul(k)
+        .ok_or_else(|| KernelError::OutOfRange("nq * k is too large".into()))?;
+    let mut indices = try_zeroed_vec::<u32>(out_len, "the indices")?;
+    let mut scores = try_zeroed_vec::<T>(out_len, "the scores")?;
+    if k == 0 || nq == 0 {
+        return Ok((indices, scores));
+    }
+    let larger_first = metric != Metric::L2;
+    let row_norms = if metric == Metric::Dot {
+        Vec::new()
+    } else {
+        norms(vectors, cols, metric)?
+    };
+    let query_norms = if metric == Metric::Dot {
+        Vec::new()
+    } else {
+        norms(queries, cols, metric)?
+    };
+    let norm = |v: &Vec<T>, i: usize| if v.is_empty() { T::from_f64(0.0) } else { v[i] };
+    let results: Vec<Vec<Hit<T>>> = if nq < 4 || cols == 0 {
+        // A scan per query: parts of the stored rows in parallel, each with its own best k.
+        let mut all = Vec::with_capacity(nq);
+        for q in 0..nq {
+            let query = &queries[q * cols..(q + 1) * cols];
+            let qn = norm(&query_norms, q);
+            const PART: usize = 16 << 10;
+            let best = (0..rows.div_ceil(PART))
+                .into_par_iter()
+                .map(|p| {
+                    cancel.check()?;
+                    let mut best = Best::new(k, larger_first);
+                    let (from, to) = (p * PART, ((p + 1) * PART).min(rows));
+                    for r in from..to {
+                        let d = dot(&vectors[r * cols..(r + 1) * cols], query);
+                        best.push(score(metric, d, norm(&row_norms, r), qn), r as u32);
+                    }
+                    cancel.advance((to - from) as u64);
+                    Ok(best)
+                })
+                .try_reduce(|| Best::new(k, larger_first), |a, b| Ok(a.merge(b)))?;
+            all.push(best.finish());
+        }
+        all
+    } else {
+        // Many queries: scores of a block of stored rows for all queries at once (GEMM), then
+        // each query's best k updated from its row of the block, queries in parallel.
+        let block_rows = ((32 << 20) / (nq * std::mem::size_of::<T>())).clamp(256, 8192);
+        let mut bests: Vec<Best<T>> = (0..nq).map(|_| Best::new(k, larger_first)).collect();
+        let mut block = try_zeroed_vec::<T>(nq * block_rows.min(rows), "a block of scores")?;
+        let q = MatRef::from_row_major_slice(queries, nq, cols);
+        for start in (0..rows).step_by(block_rows) {
+            cancel.check()?;
+            let n = block_rows.min(rows - start);
+            let v =
+                MatRef::from_row_major_slice(&vectors[start * cols..(start + n) * cols], n, cols);
+            let dst = MatMut::from_row_major_slice_mut(&mut block[..nq * n], nq, n);
+            faer::linalg::matmul::matmul(
+                dst,
+                Accum::Replace,
+                q,
+                v.transpose(),
+                T::ONE,
+                Par::rayon(0),
+            );
+            let block = &block[..nq * n];
+            bests.par_iter_mut().enumerate().for_each(|(qi, best)| {
+                let qn = norm(&query_norms, qi);
+                for (j, &d) in block[qi * n..(qi + 1) * n].iter().enumerate() {
+                    let r = start + j;
+                    best.push(score(metric, d, norm(&row_norms, r), qn), r as u32);
+                }
+            });
+            cancel.advance((n * nq) as u64);
+        }
+        bests.into_iter().map(Best::finish).collect()
+    };
+    for (q, hits) in results.into_iter().enumerate() {
+        for (i, h) in hits.into_iter().enumerate() {
+            indices[q * k + i] = h.row;
+            scores[q * k + i] = h.score;
+        }
+    }
+    Ok((indices, scores))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(
+        v: &[f64],
+        rows: usize,
+        cols: usize,
+        q: &[f64],
+        k: usize,
+        metric: Metric,
+    ) -> Vec<u32> {
+        let mut hits: Vec<(f64, u32)> = (0..rows)
+            .map(|r| {
+                let a = &v[r * cols..(r + 1) * cols];
+                let d: f64 = a.iter().zip(q).map(|(x, y)| x * y).sum();
+                let s = match metric {
+                    Metric::Dot => d,
+                    Metric::Cosine => {
+                        let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+                        let nq = q.iter().map(|x| x * x).sum::<f64>().sqrt();
+                        if na == 0.0 || nq == 0.0 {
+                            f64::NAN
+                        } else {
+                            d / (na * nq)
+                        }
+                    }
+                    Metric::L2 => a.iter().zip(q).map(|(x, y)| (x - y) * (x - y)).sum(),
+                };
+                (s, r as u32)
+            })
+            .collect();
+        let lf = metric != Metric::L2;
+        hits.sort_by(|a, b| {
+            better(
+                &Hit {
+                    score: a.0,
+                    row: a.1,
+                },
+                &Hit {
+                    score: b.0,
+                    row: b.1,
+                },
+                lf,
+            )
+        });
+        hits.into_iter().take(k).map(|h| h.1).collect()
+    }
+
+    #[test]
+    fn scan_and_gemm_paths_match_a_reference() {
+        let (rows, cols) = (3000, 17);
+        let mut x = 1u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        // Integers, so that every path computes exact scores and the orders compare exactly.
+        let v: Vec<f64> = (0..rows * cols).map(|_| (next() * 8.0).round()).collect();
+        let q: Vec<f64> = (0..10 * cols).map(|_| (next() * 8.0).round()).collect();
+        let c = Cancel::new();
+        for metric in [Metric::Dot, Metric::L2, Metric::Cosine] {
+            for nq in [1, 10] {
+                let (idx, _) = top_k(&v, rows, cols, &q[..nq * cols], nq, 25, metric, &c).unwrap();
+                for qi in 0..nq {
+                    let want =
+                        reference(&v, rows, cols, &q[qi * cols..(qi + 1) * cols], 25, metric);
+                    let got = &idx[qi * 25..(qi + 1) * 25];
+                    if metric == Metric::Cosine {
+                        // Cosine scores are not exact: compare as sets of the top 20.
+                        let mut a = got[..20].to_vec();
+                        let mut b = want[..20].to_vec();
+                        a.sort();
+                        b.sort();
+                        let common = a.iter().filter(|r| b.contains(r)).count();
+                        assert!(common >= 18, "{metric:?} nq {nq}");
+                    } else {
+                        assert_eq!(got, &want[..], "{metric:?} nq {nq} query {qi}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_vectors_nan_and_ties() {
+        let c = Cancel::new();
+        // Rows: a duplicate pair, a zero vector, a NaN.
+        let v = [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, f64::NAN, 1.0, 0.5, 0.5];
+        let (idx, s) = top_k(&v, 5, 2, &[1.0, 0.0], 1, 10, Metric::Cosine, &c).unwrap();
+        assert_eq!(idx, vec![0, 1, 4, 2, 3]); // ties by row; NaN (zero vector, NaN data) last
+        assert!(s[3].is_nan() && s[4].is_nan());
+        let (idx, _) = top_k(&v, 5, 2, &[1.0, 0.0], 1, 2, Metric::L2, &c).unwrap();
+        assert_eq!(idx, vec![0, 1]);
+        assert!(top_k(&v, 5, 2, &[1.0, 0.0], 1, 0, Metric::L2, &c).is_err());
+    }
+}
