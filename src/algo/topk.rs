@@ -92,6 +92,9 @@ struct Best<T> {
     k: usize,
     larger_first: bool,
     hits: Vec<Hit<T>>,
+    /// The worst score kept at the last cut, once k are kept: a later candidate that is not
+    /// strictly better cannot enter (rows arrive in increasing order, so a tie loses too).
+    threshold: Option<T>,
 }
 
 impl<T: Element> Best<T> {
@@ -100,11 +103,24 @@ impl<T: Element> Best<T> {
             k,
             larger_first,
             hits: Vec::with_capacity(2 * k.min(1 << 16)),
+            threshold: None,
         }
     }
 
     #[inline]
     fn push(&mut self, score: T, row: u32) {
+        if let Some(t) = self.threshold {
+            let worse = if t.to_f64().is_nan() {
+                score.to_f64().is_nan()
+            } else if self.larger_first {
+                score.partial_cmp(&t) != Some(Ordering::Greater)
+            } else {
+                score.partial_cmp(&t) != Some(Ordering::Less)
+            };
+            if worse {
+                return;
+            }
+        }
         self.hits.push(Hit { score, row });
         if self.hits.len() >= 2 * self.k.max(1024) {
             self.cut();
@@ -117,6 +133,15 @@ impl<T: Element> Best<T> {
             self.hits
                 .select_nth_unstable_by(self.k - 1, |a, b| better(a, b, lf));
             self.hits.truncate(self.k);
+        }
+        if self.hits.len() == self.k {
+            let lf = self.larger_first;
+            let worst = self
+                .hits
+                .iter()
+                .max_by(|a, b| better(a, b, lf))
+                .map(|h| h.score);
+            self.threshold = worst;
         }
     }
 
@@ -153,6 +178,28 @@ fn dot<T: Element>(a: &[T], b: &[T]) -> T {
         pair(pair(acc[0], acc[4]), pair(acc[1], acc[5])),
         pair(pair(acc[2], acc[6]), pair(acc[3], acc[7])),
     ) + s
+}
+
+/// `(a . b, a . a)` in one pass over `a`.
+#[inline]
+fn dot_and_norm<T: Element>(a: &[T], b: &[T]) -> (T, T) {
+    let zero = T::from_f64(0.0);
+    let (mut d, mut n) = ([zero; 8], [zero; 8]);
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for l in 0..8 {
+            let x = a[c * 8 + l];
+            d[l] += x * b[c * 8 + l];
+            n[l] += x * x;
+        }
+    }
+    let (mut ds, mut ns) = (zero, zero);
+    for i in chunks * 8..a.len() {
+        ds += a[i] * b[i];
+        ns += a[i] * a[i];
+    }
+    let sum = |v: [T; 8]| ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+    (sum(d) + ds, sum(n) + ns)
 }
 
 /// The score of a stored row from its dot product with the query and their norms.
@@ -232,7 +279,9 @@ pub fn top_k<T: Element>(
         return Ok((indices, scores));
     }
     let larger_first = metric != Metric::L2;
-    let row_norms = if metric == Metric::Dot {
+    let scan = nq < 4 || cols == 0;
+    // Stored norms: l2 always; cosine only for the GEMM path (the scan fuses them).
+    let row_norms = if metric == Metric::Dot || (metric == Metric::Cosine && scan) {
         Vec::new()
     } else {
         norms(vectors, cols, metric)?
@@ -243,7 +292,7 @@ pub fn top_k<T: Element>(
         norms(queries, cols, metric)?
     };
     let norm = |v: &Vec<T>, i: usize| if v.is_empty() { T::from_f64(0.0) } else { v[i] };
-    let results: Vec<Vec<Hit<T>>> = if nq < 4 || cols == 0 {
+    let results: Vec<Vec<Hit<T>>> = if scan {
         // A scan per query: parts of the stored rows in parallel, each with its own best k.
         let mut all = Vec::with_capacity(nq);
         for q in 0..nq {
@@ -257,8 +306,20 @@ pub fn top_k<T: Element>(
                     let mut best = Best::new(k, larger_first);
                     let (from, to) = (p * PART, ((p + 1) * PART).min(rows));
                     for r in from..to {
-                        let d = dot(&vectors[r * cols..(r + 1) * cols], query);
-                        best.push(score(metric, d, norm(&row_norms, r), qn), r as u32);
+                        let v = &vectors[r * cols..(r + 1) * cols];
+                        let s = if metric == Metric::Cosine {
+                            // The row's norm in the same pass as its dot product: one read.
+                            let (d, sq) = dot_and_norm(v, query);
+                            let n = sq.to_f64().sqrt();
+                            if n == 0.0 {
+                                T::from_f64(f64::NAN)
+                            } else {
+                                d * T::from_f64(1.0 / n) * qn
+                            }
+                        } else {
+                            score(metric, dot(v, query), norm(&row_norms, r), qn)
+                        };
+                        best.push(s, r as u32);
                     }
                     cancel.advance((to - from) as u64);
                     Ok(best)
