@@ -707,3 +707,93 @@ fn truncate(c: &mut Column, n: usize) {
         Column::Category(v, _) => v.truncate(n),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(columns: &[(&str, ColumnType)]) -> Options {
+        Options {
+            columns: Some(columns.iter().map(|(n, t)| (n.to_string(), *t)).collect()),
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn chunk_cuts_inside_quoted_fields_do_not_matter() {
+        // Several MiB, so that the input is cut into chunks; every third field is quoted and
+        // holds line breaks, delimiters and doubled quotes.
+        let mut csv = String::from("id,text\n");
+        let mut want = Vec::new();
+        for i in 0..120_000 {
+            let text = match i % 3 {
+                0 => format!("plain {i}"),
+                1 => format!("two\nlines, {i}"),
+                _ => format!("say \"{i}\"\r\nand more"),
+            };
+            let field = if text.contains([',', '\n', '"']) {
+                format!("\"{}\"", text.replace('"', "\"\""))
+            } else {
+                text.clone()
+            };
+            csv.push_str(&format!("{i},{field}\n"));
+            want.push(text);
+        }
+        assert!(csv.len() > 2 << 20);
+        let table = parse(
+            csv.as_bytes(),
+            &opts(&[("id", ColumnType::Uint32), ("text", ColumnType::String)]),
+            &Cancel::new(),
+        )
+        .unwrap();
+        assert_eq!(table.rows, want.len());
+        let Column::String(texts) = &table.columns[1].2 else {
+            panic!()
+        };
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(texts[i].as_deref(), Some(w.as_str()), "row {i}");
+        }
+        let Column::Uint32(ids) = &table.columns[0].2 else {
+            panic!()
+        };
+        assert!(ids.iter().enumerate().all(|(i, &v)| v as usize == i));
+    }
+
+    #[test]
+    fn errors_name_the_physical_line() {
+        let csv = b"a,b\n1,\"x\ny\"\n2,oops\n";
+        let err = parse(
+            csv,
+            &opts(&[("a", ColumnType::Int32), ("b", ColumnType::Float64)]),
+            &Cancel::new(),
+        )
+        .unwrap_err();
+        match err {
+            KernelError::Csv {
+                code,
+                line,
+                column,
+                text,
+                ..
+            } => {
+                assert_eq!(
+                    (code, line, column.as_str(), text.as_str()),
+                    ("ERR_CSV_INVALID_VALUE", 2, "b", "x\ny")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = parse(b"a\n\"open\n", &Options::default(), &Cancel::new()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                KernelError::Csv {
+                    code: "ERR_CSV_UNTERMINATED_QUOTE",
+                    line: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}
