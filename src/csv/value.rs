@@ -26,6 +26,21 @@ fn trim_js(text: &[u8]) -> Option<&str> {
     Some(s.trim_matches(is_js_space))
 }
 
+/// `0x...`, `0o...` or `0b...` (JavaScript's non-decimal literals, no sign): radix and digits.
+fn radix_literal(s: &str) -> Option<(u32, &str)> {
+    let b = s.as_bytes();
+    if b.len() <= 2 || b[0] != b'0' {
+        return None;
+    }
+    let radix = match b[1] {
+        b'x' | b'X' => 16,
+        b'o' | b'O' => 8,
+        b'b' | b'B' => 2,
+        _ => return None,
+    };
+    Some((radix, &s[2..]))
+}
+
 fn radix_value(digits: &str, radix: u32) -> Option<f64> {
     if digits.is_empty() || digits.len() > 128 {
         return None;
@@ -50,16 +65,8 @@ pub fn js_number(text: &[u8]) -> Option<f64> {
         return Some(0.0);
     }
     let b = s.as_bytes();
-    if b.len() > 2 && b[0] == b'0' {
-        let radix = match b[1] {
-            b'x' | b'X' => 16,
-            b'o' | b'O' => 8,
-            b'b' | b'B' => 2,
-            _ => 0,
-        };
-        if radix != 0 {
-            return radix_value(&s[2..], radix);
-        }
+    if let Some((radix, digits)) = radix_literal(s) {
+        return radix_value(digits, radix);
     }
     match s {
         "NaN" => return Some(f64::NAN),
@@ -109,20 +116,11 @@ pub fn js_integer(text: &[u8], min: f64, max: f64) -> Option<f64> {
 /// 0x / 0o / 0b literal, surrounding whitespace trimmed; None outside the int64 range.
 pub fn js_bigint(text: &[u8]) -> Option<i64> {
     let s = trim_js(text)?;
-    let b = s.as_bytes();
-    if b.len() > 2 && b[0] == b'0' {
-        let radix = match b[1] {
-            b'x' | b'X' => 16,
-            b'o' | b'O' => 8,
-            b'b' | b'B' => 2,
-            _ => 0,
-        };
-        if radix != 0 {
-            return u64::from_str_radix(&s[2..], radix)
-                .ok()
-                .filter(|_| s[2..].bytes().all(|c| c.is_ascii_alphanumeric()))
-                .and_then(|v| i64::try_from(v).ok());
-        }
+    if let Some((radix, digits)) = radix_literal(s) {
+        return u64::from_str_radix(digits, radix)
+            .ok()
+            .filter(|_| digits.bytes().all(|c| c.is_ascii_alphanumeric()))
+            .and_then(|v| i64::try_from(v).ok());
     }
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
