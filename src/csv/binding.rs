@@ -190,10 +190,20 @@ impl Kernel for ReadCsv {
     type Output = CsvTable;
     fn run(&mut self, cancel: &Cancel) -> KernelResult<CsvTable> {
         let opts = options(&self.options)?;
-        let bytes = super::read_file(&self.path, cancel)?;
-        let table = parse(&bytes, &opts, cancel)?;
-        crate::reaper::drop_in_background(bytes);
-        Ok(CsvTable(table))
+        let file = std::fs::File::open(&self.path).map_err(|error| KernelError::Io {
+            error,
+            syscall: "open",
+            path: self.path.clone(),
+        })?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(CsvTable(super::parse::parse_reader(
+            file,
+            &self.path,
+            size,
+            &opts,
+            cancel,
+            super::parse::WINDOW,
+        )?))
     }
 }
 

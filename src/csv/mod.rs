@@ -155,29 +155,3 @@ pub fn csv_error(
 }
 
 pub use parse::parse;
-
-/// A file's bytes, read in Rust in pieces between abort checks (fs-like errors).
-pub fn read_file(path: &str, cancel: &crate::cancel::Cancel) -> Result<Vec<u8>, KernelError> {
-    use std::io::Read;
-    let io = |error, syscall| KernelError::Io {
-        error,
-        syscall,
-        path: path.to_string(),
-    };
-    let mut file = std::fs::File::open(path).map_err(|e| io(e, "open"))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    crate::error::check_allocation(size as u128, "the file's bytes")?;
-    let mut bytes = Vec::new();
-    crate::error::try_reserve(&mut bytes, size as usize, "the file's bytes")?;
-    loop {
-        cancel.check()?;
-        // Straight into the buffer, 4 MiB between abort checks.
-        let n = (&mut file)
-            .take(4 << 20)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io(e, "read"))?;
-        if n == 0 {
-            return Ok(bytes);
-        }
-    }
-}

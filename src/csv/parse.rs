@@ -591,9 +591,19 @@ fn join(kind: ColumnType, parts: Vec<Builder>, rows: usize) -> Column {
     }
 }
 
-/// Parses `input` into a table. Progress: input bytes.
-pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, KernelError> {
-    cancel.set_total(input.len() as u64);
+/// What the header and the options fix for the whole file.
+struct Layout {
+    names: Vec<String>,
+    selected: Vec<(usize, String, ColumnType)>,
+    slots: Vec<Option<usize>>,
+    kinds: Vec<ColumnType>,
+    inferred: bool,
+}
+
+/// Reads the byte-order mark, the skipped lines and the header at the start of `input`, and
+/// decides the columns (inferring their types from the records that follow in `input`).
+/// Returns the layout and where the data starts.
+fn layout(input: &[u8], opts: &Options) -> Result<(Layout, usize), KernelError> {
     let mut start = 0;
     if input.starts_with(&[0xef, 0xbb, 0xbf]) {
         start = 3;
@@ -637,47 +647,88 @@ pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, Ker
         slots[*i] = Some(slot);
     }
     let kinds: Vec<ColumnType> = selected.iter().map(|(_, _, k)| *k).collect();
-    let pieces = (rayon::current_num_threads() * 4).max((input.len() - data) / (16 << 20));
-    let starts = chunk_starts(input, data, pieces, opts.quote);
+    Ok((
+        Layout {
+            names,
+            selected,
+            slots,
+            kinds,
+            inferred,
+        },
+        data,
+    ))
+}
+
+/// The columns as they are filled: per column, the parts made by each chunk so far.
+struct Parts {
+    rows: usize,
+    per_column: Vec<Vec<Builder>>,
+}
+
+/// Parses the whole records of `buf[from..to]` on every core into `parts`. `lines_before`
+/// counts the line breaks before `buf` in the file, for error messages.
+#[allow(clippy::too_many_arguments)]
+fn parse_region(
+    buf: &[u8],
+    from: usize,
+    to: usize,
+    opts: &Options,
+    layout: &Layout,
+    parts: &mut Parts,
+    lines_before: u64,
+    cancel: &Cancel,
+) -> Result<(), KernelError> {
+    let width = layout.names.len();
+    let region = &buf[..to];
+    let pieces = (rayon::current_num_threads() * 4).max((to - from) / (16 << 20));
+    let starts = chunk_starts(region, from, pieces, opts.quote);
     let ranges: Vec<(usize, usize)> = starts
         .iter()
         .enumerate()
-        .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(input.len())))
+        .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(to)))
         .collect();
     let chunks: Vec<Chunk> = ranges
         .par_iter()
-        .map(|&(from, to)| {
+        .map(|&(a, b)| {
             cancel.check()?;
-            parse_chunk(input, from, to, opts, width, &slots, &kinds, cancel)
+            parse_chunk(
+                region,
+                a,
+                b,
+                opts,
+                width,
+                &layout.slots,
+                &layout.kinds,
+                cancel,
+            )
         })
         .collect::<Result<_, KernelError>>()?;
     // The first failure in file order.
     if let Some(f) = chunks.iter().find_map(|c| c.failure.as_ref()) {
-        let column = names
+        let column = layout
+            .names
             .get(f.column)
             .cloned()
             .unwrap_or_else(|| f.column.to_string());
-        return Err(csv_error(
-            f.code,
-            line_of(input, f.at),
-            &column,
-            &f.text,
-            &f.what,
-        ));
+        let line = lines_before + line_of(region, f.at);
+        return Err(csv_error(f.code, line, &column, &f.text, &f.what));
     }
-    let mut rows: usize = chunks.iter().map(|c| c.rows).sum();
-    let mut per_column: Vec<Vec<Builder>> = (0..kinds.len())
-        .map(|_| Vec::with_capacity(chunks.len()))
-        .collect();
     for chunk in chunks {
+        parts.rows += chunk.rows;
         for (slot, b) in chunk.columns.into_iter().enumerate() {
-            per_column[slot].push(b);
+            parts.per_column[slot].push(b);
         }
     }
-    let mut columns: Vec<(String, ColumnType, Column)> = selected
+    Ok(())
+}
+
+fn finish(layout: Layout, parts: Parts, opts: &Options) -> Table {
+    let mut rows = parts.rows;
+    let mut columns: Vec<(String, ColumnType, Column)> = layout
+        .selected
         .into_iter()
-        .zip(per_column)
-        .map(|((_, name, kind), parts)| (name, kind, join(kind, parts, rows)))
+        .zip(parts.per_column)
+        .map(|((_, name, kind), p)| (name, kind, join(kind, p, rows)))
         .collect();
     if let Some(max) = opts.max_rows {
         if rows > max {
@@ -687,12 +738,118 @@ pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, Ker
             }
         }
     }
-    Ok(Table {
-        names,
+    Table {
+        names: layout.names,
         rows,
         columns,
-        inferred,
-    })
+        inferred: layout.inferred,
+    }
+}
+
+/// Parses `input` into a table. Progress: input bytes.
+pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, KernelError> {
+    cancel.set_total(input.len() as u64);
+    let (layout, data) = layout(input, opts)?;
+    let mut parts = Parts {
+        rows: 0,
+        per_column: (0..layout.kinds.len()).map(|_| Vec::new()).collect(),
+    };
+    parse_region(
+        input,
+        data,
+        input.len(),
+        opts,
+        &layout,
+        &mut parts,
+        0,
+        cancel,
+    )?;
+    Ok(finish(layout, parts, opts))
+}
+
+/// The end of the last whole record in `buf[from..]`, which starts outside quotes: just after
+/// its last line break outside quotes (None when there is none).
+fn last_record_end(buf: &[u8], from: usize, quote: u8) -> Option<usize> {
+    let mut inside = false;
+    let mut last = None;
+    let mut p = from;
+    while let Some(k) = memchr2(quote, b'\n', &buf[p..]) {
+        let at = p + k;
+        if buf[at] == quote {
+            inside = !inside;
+        } else if !inside {
+            last = Some(at + 1);
+        }
+        p = at + 1;
+    }
+    last
+}
+
+/// Bytes read from a file per window.
+pub const WINDOW: usize = 64 << 20;
+
+/// Parses a file window by window: the typed columns, plus one window of text (and the
+/// record cut at its end) in memory, never the whole file. With `max_rows`, reading stops
+/// once enough rows are parsed. Progress: bytes of the file.
+pub fn parse_reader(
+    mut file: impl std::io::Read,
+    path: &str,
+    size_hint: u64,
+    opts: &Options,
+    cancel: &Cancel,
+    window: usize,
+) -> Result<Table, KernelError> {
+    cancel.set_total(size_hint);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut state: Option<(Layout, Parts)> = None;
+    let mut lines_before = 0u64;
+    let mut eof = false;
+    loop {
+        cancel.check()?;
+        // Refill: the carried tail plus up to one window.
+        crate::error::try_reserve(&mut buf, window, "the file's bytes")?;
+        let n = std::io::Read::read_to_end(
+            &mut std::io::Read::take(&mut file, window as u64),
+            &mut buf,
+        )
+        .map_err(|error| KernelError::Io {
+            error,
+            syscall: "read",
+            path: path.to_string(),
+        })?;
+        eof = eof || n < window;
+        if state.is_none() {
+            // The header, the skipped lines and the type sample come from the first window.
+            let (layout, data) = layout(&buf, opts)?;
+            let parts = Parts {
+                rows: 0,
+                per_column: (0..layout.kinds.len()).map(|_| Vec::new()).collect(),
+            };
+            state = Some((layout, parts));
+            lines_before += memchr::memchr_iter(b'\n', &buf[..data]).count() as u64;
+            cancel.advance(data as u64);
+            buf.drain(..data);
+        }
+        let from = 0;
+        let (layout, parts) = state.as_mut().expect("set above");
+        let cut = if eof {
+            buf.len()
+        } else {
+            match last_record_end(&buf, from, opts.quote) {
+                Some(cut) => cut,
+                None => continue, // one record longer than the window: read on
+            }
+        };
+        parse_region(&buf, from, cut, opts, layout, parts, lines_before, cancel)?;
+        lines_before += memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
+        buf.drain(..cut);
+        let enough = opts.max_rows.is_some_and(|m| parts.rows >= m);
+        if eof || enough {
+            break;
+        }
+    }
+    let (layout, parts) = state.expect("the first window was read");
+    Ok(finish(layout, parts, opts))
 }
 
 fn truncate(c: &mut Column, n: usize) {
@@ -757,6 +914,61 @@ mod tests {
             panic!()
         };
         assert!(ids.iter().enumerate().all(|(i, &v)| v as usize == i));
+    }
+
+    #[test]
+    fn windows_read_like_the_whole() {
+        let mut csv = String::from("\u{feff}# preamble\nid,text,x\n");
+        for i in 0..5000 {
+            let text = if i % 7 == 0 {
+                format!("\"multi\nline, {i}\"")
+            } else {
+                format!("t{i}")
+            };
+            csv.push_str(&format!("{i},{text},{}.5\n", i % 13));
+        }
+        let o = Options {
+            skip_rows: 1,
+            ..opts(&[
+                ("id", ColumnType::Int32),
+                ("text", ColumnType::Category),
+                ("x", ColumnType::Float64),
+            ])
+        };
+        let whole = parse(csv.as_bytes(), &o, &Cancel::new()).unwrap();
+        for window in [1000, 4096, 65536] {
+            let t = parse_reader(
+                csv.as_bytes(),
+                "x.csv",
+                csv.len() as u64,
+                &o,
+                &Cancel::new(),
+                window,
+            )
+            .unwrap();
+            assert_eq!(t.rows, whole.rows, "window {window}");
+            assert_eq!(t.names, whole.names);
+            for (a, b) in t.columns.iter().zip(&whole.columns) {
+                assert_eq!(a.2, b.2, "window {window}");
+            }
+        }
+        // An error deep in the file names its line across windows.
+        let bad = csv.replace("4321,t4321", "4321,\"bad\"x");
+        let err = parse_reader(bad.as_bytes(), "x.csv", 0, &o, &Cancel::new(), 1000).unwrap_err();
+        let want = parse(bad.as_bytes(), &o, &Cancel::new()).unwrap_err();
+        match (err, want) {
+            (KernelError::Csv { line: a, .. }, KernelError::Csv { line: b, .. }) => {
+                assert_eq!(a, b)
+            }
+            other => panic!("{other:?}"),
+        }
+        // maxRows stops reading early, with the same rows.
+        let m = Options {
+            max_rows: Some(10),
+            ..o.clone()
+        };
+        let t = parse_reader(csv.as_bytes(), "x.csv", 0, &m, &Cancel::new(), 1000).unwrap();
+        assert_eq!(t.rows, 10);
     }
 
     #[test]
