@@ -422,19 +422,7 @@ mod tests {
     use crate::cancel::Cancel;
     use crate::error::KernelError;
 
-    fn sample(len: usize) -> Vec<u8> {
-        let mut x = 7u32;
-        (0..len)
-            .map(|i| {
-                x = x.wrapping_mul(1664525).wrapping_add(1013904223);
-                if i % 5 == 0 {
-                    (x >> 24) as u8
-                } else {
-                    b"the quick brown fox "[i % 20]
-                }
-            })
-            .collect()
-    }
+    use super::super::test_sample as sample;
 
     const ALL: [Format; 5] = [
         Format::Gzip,

@@ -603,19 +603,7 @@ fn brotli_finish(cat: &mut brotli::concat::BroCatli, out: &mut Vec<u8>) -> Resul
 mod tests {
     use super::*;
 
-    fn sample(len: usize) -> Vec<u8> {
-        let mut x = 1u32;
-        (0..len)
-            .map(|i| {
-                x = x.wrapping_mul(1664525).wrapping_add(1013904223);
-                if i % 7 == 0 {
-                    (x >> 24) as u8
-                } else {
-                    b"offload compresses "[i % 19]
-                }
-            })
-            .collect()
-    }
+    use super::super::test_sample as sample;
 
     #[test]
     fn zlib_headers_are_valid() {

@@ -133,3 +133,19 @@ pub fn decompress(
     decoder.write(input, true, &mut out, cancel)?;
     Ok(out)
 }
+
+/// Compressible test bytes: a phrase with every fifth byte random.
+#[cfg(test)]
+pub fn test_sample(len: usize) -> Vec<u8> {
+    let mut x = 7u32;
+    (0..len)
+        .map(|i| {
+            x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+            if i % 5 == 0 {
+                (x >> 24) as u8
+            } else {
+                b"the quick brown fox "[i % 20]
+            }
+        })
+        .collect()
+}
