@@ -49,7 +49,37 @@ const cases = () => [
   ['mandelbrot', 600, (o) => offload.mandelbrot({ ...o, width: 800, height: 600, maxIterations: 3000 })],
   ['blur', 2160, (o) => offload.blur(image(3840, 2160), { ...o, sigma: 8 })],
   ['resize', 1080, (o) => offload.resize(image(3840, 2160), { ...o, width: 1920, height: 1080 })],
+  ['compress', logs().length, (o) => offload.compress(logs(), { ...o, level: 9 })],
+  ['decompress', gzipped().length, (o) => offload.decompress(gzipped(), o)],
+  ['compressFile', logs().length, (o) => offload.compressFile(logsFile(), path.join(dir, 'logs.gz'), { ...o, level: 9 })],
+  ['parseCsv', csv().length, (o) => offload.parseCsv(csv(), { ...o, columns: { a: 'float64', b: 'date' } })],
+  ['topK', 200_000 * 64, (o) => offload.topK({ data: new Float32Array(200_000 * 96).fill(0.5), rows: 200_000, cols: 96 }, { data: new Float32Array(64 * 96).fill(1), rows: 64, cols: 96 }, 10, o)],
 ]
+
+let logText
+let gz
+let csvText
+function logs() {
+  logText ??= require('./fixtures/logs.js').logLines(48e6, 5)
+  return logText
+}
+function gzipped() {
+  gz ??= require('node:zlib').gzipSync(logs(), { level: 1 })
+  return gz
+}
+function logsFile() {
+  const file = path.join(dir, 'logs.json')
+  if (!fs.existsSync(file)) fs.writeFileSync(file, logs())
+  return file
+}
+function csv() {
+  if (csvText === undefined) {
+    const lines = ['a,b']
+    for (let i = 0; i < 1_500_000; i++) lines.push(`${i * 0.25},2026-11-27T10:${String(i % 60).padStart(2, '0')}:00Z`)
+    csvText = Buffer.from(lines.join('\n'))
+  }
+  return csvText
+}
 
 describe('onProgress', () => {
   for (const [name, total, call] of cases()) {
