@@ -10,7 +10,7 @@
 
 const { Transform } = require('node:stream')
 
-const { AbortError } = require('./errors.js')
+const { AbortError, invalidType } = require('./errors.js')
 const { operation } = require('./scheduler.js')
 
 /** One native step of a stream, as a scheduled call (queue slot, abort, counters). */
@@ -24,7 +24,6 @@ function chunkBytes(chunk, encoding) {
   if (typeof chunk === 'string') return Buffer.from(chunk, encoding === 'buffer' ? 'utf8' : encoding)
   if (chunk instanceof Uint8Array) return chunk
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-  const { invalidType } = require('./errors.js')
   throw invalidType('chunk', 'of type string or an instance of Buffer, TypedArray or DataView', chunk)
 }
 

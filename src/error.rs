@@ -69,6 +69,21 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
+impl KernelError {
+    /// A failed file operation, as `fs` reports it: the OS error, the call, the path.
+    pub fn io(
+        error: std::io::Error,
+        syscall: &'static str,
+        path: impl AsRef<std::path::Path>,
+    ) -> Self {
+        KernelError::Io {
+            error,
+            syscall,
+            path: path.as_ref().to_string_lossy().into_owned(),
+        }
+    }
+}
+
 /// The largest single buffer (a result or a working buffer) one call may allocate, in bytes.
 /// A request over it fails before allocating, so a typo such as a 100000 x 100000 image is an
 /// error, not minutes of swapping. `usize::MAX` (the default here) means no limit; the JS front

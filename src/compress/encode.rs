@@ -212,16 +212,8 @@ impl Encoder {
                     .enumerate()
                     .map(|(i, (start, end))| {
                         cancel.check()?;
-                        // The dictionary: the 32 KiB before this block, reaching into the
-                        // previous write's input for the first block.
-                        let mut dict = Vec::new();
-                        if start >= WINDOW {
-                            dict.extend_from_slice(&data[start - WINDOW..start]);
-                        } else {
-                            let from_prior = (WINDOW - start).min(prior.len());
-                            dict.extend_from_slice(&prior[prior.len() - from_prior..]);
-                            dict.extend_from_slice(&data[..start]);
-                        }
+                        // The dictionary: the 32 KiB before this block.
+                        let dict = preceding(prior, data, start, WINDOW);
                         let block = &data[start..end];
                         let bytes = deflate_block(block, &dict, level, last && i + 1 == count)?;
                         cancel.advance(block.len() as u64);
@@ -259,14 +251,7 @@ impl Encoder {
                     .map(|(start, end)| {
                         cancel.check()?;
                         // The dictionary: up to a window of the input before this block.
-                        let mut dict = Vec::new();
-                        if start >= BROTLI_WINDOW {
-                            dict.extend_from_slice(&data[start - BROTLI_WINDOW..start]);
-                        } else {
-                            let from_prior = (BROTLI_WINDOW - start).min(prior.len());
-                            dict.extend_from_slice(&prior[prior.len() - from_prior..]);
-                            dict.extend_from_slice(&data[..start]);
-                        }
+                        let dict = preceding(prior, data, start, BROTLI_WINDOW);
                         let first = first_of_stream && start == 0;
                         brotli_block(&data[start..end], &dict, level, first, cancel)
                     })
@@ -291,6 +276,16 @@ impl Encoder {
         }
         Ok(())
     }
+}
+
+/// The `size` bytes of input before `data[start]`, reaching back into `prior` (the end of the
+/// previous writes' input) when `start` is near the front.
+fn preceding(prior: &[u8], data: &[u8], start: usize, size: usize) -> Vec<u8> {
+    if start >= size {
+        return data[start - size..start].to_vec();
+    }
+    let from_prior = (size - start).min(prior.len());
+    [&prior[prior.len() - from_prior..], &data[..start]].concat()
 }
 
 /// Keeps the last `size` bytes of the input seen so far in `window`, `data` being the newest.

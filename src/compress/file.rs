@@ -20,11 +20,7 @@ fn piece_size() -> usize {
 }
 
 fn io(error: std::io::Error, syscall: &'static str, path: &Path) -> KernelError {
-    KernelError::Io {
-        error,
-        syscall,
-        path: path.to_string_lossy().into_owned(),
-    }
+    KernelError::io(error, syscall, path)
 }
 
 /// A file being written under a temporary name beside its destination; dropped without

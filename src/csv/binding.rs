@@ -190,11 +190,8 @@ impl Kernel for ReadCsv {
     type Output = CsvTable;
     fn run(&mut self, cancel: &Cancel) -> KernelResult<CsvTable> {
         let opts = options(&self.options)?;
-        let file = std::fs::File::open(&self.path).map_err(|error| KernelError::Io {
-            error,
-            syscall: "open",
-            path: self.path.clone(),
-        })?;
+        let file = std::fs::File::open(&self.path)
+            .map_err(|error| KernelError::io(error, "open", &self.path))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(CsvTable(super::parse::parse_reader(
             file,

@@ -104,25 +104,6 @@ pub enum Column {
     Category(Vec<u32>, Vec<String>),
 }
 
-impl Column {
-    pub fn len(&self) -> usize {
-        match self {
-            Column::Float64(v) | Column::Date(v) => v.len(),
-            Column::Float32(v) => v.len(),
-            Column::Int32(v) => v.len(),
-            Column::Uint32(v) => v.len(),
-            Column::Int64(v) => v.len(),
-            Column::Bool(v) => v.len(),
-            Column::String(v) => v.len(),
-            Column::Category(v, _) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// The parsed table.
 #[derive(Debug)]
 pub struct Table {

@@ -306,7 +306,9 @@ fn line_of(buf: &[u8], at: usize) -> u64 {
     1 + memchr::memchr_iter(b'\n', &buf[..at.min(buf.len())]).count() as u64
 }
 
-fn record_error(buf: &[u8], e: RecordError, column: &str) -> KernelError {
+/// Where a record went wrong, its error code, what went wrong, and the text shown (up to the
+/// end of the line, at most 40 bytes).
+fn record_failure(buf: &[u8], e: RecordError) -> (usize, &'static str, &'static str, &[u8]) {
     let (at, code, what) = match e {
         RecordError::Unterminated(at) => (
             at,
@@ -322,7 +324,12 @@ fn record_error(buf: &[u8], e: RecordError, column: &str) -> KernelError {
     };
     let end = (at + 40).min(buf.len());
     let stop = memchr(b'\n', &buf[at..end]).map_or(end, |i| at + i);
-    csv_error(code, line_of(buf, at), column, &buf[at..stop], what)
+    (at, code, what, &buf[at..stop])
+}
+
+fn record_error(buf: &[u8], e: RecordError, column: &str) -> KernelError {
+    let (at, code, what, text) = record_failure(buf, e);
+    csv_error(code, line_of(buf, at), column, text, what)
 }
 
 /// Record starts that cut `buf[from..]` into about `pieces` chunks, each a run of whole records.
@@ -404,18 +411,12 @@ fn parse_chunk(
         pos = match read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) {
             Ok(next) => next,
             Err(e) => {
-                let (at, code, what) = match e {
-                    RecordError::Unterminated(at) => (at, "ERR_CSV_UNTERMINATED_QUOTE", "a quoted field that never closes"),
-                    RecordError::AfterQuote(at) => (at, "ERR_CSV_INVALID_QUOTE", "text after a closing quote"),
-                    RecordError::StrayQuote(at) => (at, "ERR_CSV_INVALID_QUOTE", "a quote inside an unquoted field (quote the whole field and double the quote)"),
-                };
+                let (at, code, what, text) = record_failure(buf, e);
                 let column = fields.len();
-                let end = (at + 40).min(buf.len());
-                let stop = memchr(b'\n', &buf[at..end]).map_or(end, |i| at + i);
                 return Ok(Chunk {
                     rows,
                     columns,
-                    failure: Some(fail(at, code, column, &buf[at..stop], what.into())),
+                    failure: Some(fail(at, code, column, text, what.into())),
                 });
             }
         };
@@ -665,6 +666,15 @@ struct Parts {
     per_column: Vec<Vec<Builder>>,
 }
 
+impl Parts {
+    fn new(layout: &Layout) -> Self {
+        Self {
+            rows: 0,
+            per_column: layout.kinds.iter().map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
 /// Parses the whole records of `buf[from..to]` on every core into `parts`. `lines_before`
 /// counts the line breaks before `buf` in the file, for error messages.
 #[allow(clippy::too_many_arguments)]
@@ -750,10 +760,7 @@ fn finish(layout: Layout, parts: Parts, opts: &Options) -> Table {
 pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, KernelError> {
     cancel.set_total(input.len() as u64);
     let (layout, data) = layout(input, opts)?;
-    let mut parts = Parts {
-        rows: 0,
-        per_column: (0..layout.kinds.len()).map(|_| Vec::new()).collect(),
-    };
+    let mut parts = Parts::new(&layout);
     parse_region(
         input,
         data,
@@ -812,19 +819,12 @@ pub fn parse_reader(
             &mut std::io::Read::take(&mut file, window as u64),
             &mut buf,
         )
-        .map_err(|error| KernelError::Io {
-            error,
-            syscall: "read",
-            path: path.to_string(),
-        })?;
+        .map_err(|error| KernelError::io(error, "read", path))?;
         eof = eof || n < window;
         if state.is_none() {
             // The header, the skipped lines and the type sample come from the first window.
             let (layout, data) = layout(&buf, opts)?;
-            let parts = Parts {
-                rows: 0,
-                per_column: (0..layout.kinds.len()).map(|_| Vec::new()).collect(),
-            };
+            let parts = Parts::new(&layout);
             state = Some((layout, parts));
             lines_before += memchr::memchr_iter(b'\n', &buf[..data]).count() as u64;
             cancel.advance(data as u64);

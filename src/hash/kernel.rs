@@ -156,11 +156,7 @@ pub fn hash_many<B: AsRef<[u8]> + Sync>(
 }
 
 fn io_error(error: std::io::Error, syscall: &'static str, path: &str) -> KernelError {
-    KernelError::Io {
-        error,
-        syscall,
-        path: path.to_string(),
-    }
+    KernelError::io(error, syscall, path)
 }
 
 /// Fills `buf` as far as the file allows; returns how many bytes were read (0 at the end).
