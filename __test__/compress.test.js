@@ -120,7 +120,7 @@ suite('compress: round trips', () => {
     await assert.rejects(offload.decompress(Buffer.from('plain text'), { format: 'auto' }), { code: 'Z_DATA_ERROR' })
   })
 
-  it('gzip output is within 1% of node:zlib at the same level on JSON logs (members of 1 MiB)', async () => {
+  it('gzip output (one member) is within 1% of node:zlib at the same level on JSON logs', async () => {
     // (libdeflate's sizes differ from zlib's by a few percent either way with the data.)
     const input = logLines(16 * BLOCK, 6)
     for (const level of [1, 6, 9]) {
@@ -241,7 +241,7 @@ suite('compress: files', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'offload-compress-'))
   })
   after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const leftovers = () => fs.readdirSync(dir).filter((n) => n.endsWith('.offload-tmp'))
+  const leftovers = () => fs.readdirSync(dir).filter((n) => n.startsWith('.offload-'))
 
   it('compressFile and decompressFile round-trip every format; outputs are standard', async () => {
     const input = sample(5 * BLOCK + 3, 11)

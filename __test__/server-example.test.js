@@ -49,6 +49,22 @@ describe('examples/server', () => {
         assert.deepEqual(await (await fetch(`${url}/resize`)).json(), { bytes: 480 * 270 * 4 })
         const loop = await (await fetch(`${url}/event-loop`)).json()
         for (const k of ['p50', 'p99', 'max']) assert.equal(typeof loop[k], 'number')
+        // /export: the same bytes in every encoding the client asks for, decoded by node:zlib.
+        const zlib = require('node:zlib')
+        const plainBody = Buffer.from(await (await fetch(`${url}/export`, { headers: { 'accept-encoding': 'identity' } })).arrayBuffer())
+        assert.equal(plainBody.length, 8 << 20)
+        const http = require('node:http')
+        for (const [asked, decode] of [['gzip', zlib.gunzipSync], ['br', zlib.brotliDecompressSync], ['gzip;q=0.5, br;q=0', zlib.gunzipSync]]) {
+          const raw = await new Promise((resolve, reject) => {
+            http.get(`${url}/export`, { headers: { 'accept-encoding': asked } }, (res) => {
+              const chunks = []
+              res.on('data', (c) => chunks.push(c))
+              res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }))
+            }).on('error', reject)
+          })
+          assert.equal(raw.encoding, asked.startsWith('br') ? 'br' : 'gzip', asked)
+          assert.ok(decode(raw.body).equals(plainBody), `${mode} ${asked}`)
+        }
         assert.equal((await fetch(`${url}/nothing`)).status, 404)
       } finally {
         child.kill('SIGTERM')

@@ -7,7 +7,7 @@
 const native = require('./native.js')
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
 const { operation } = require('./scheduler.js')
-const { NativeTransform, asBuffer } = require('./stream.js')
+const { NativeTransform, asBuffer, constructing } = require('./stream.js')
 const v = require('./validate.js')
 
 const FORMATS = ['gzip', 'deflate', 'deflate-raw', 'zstd', 'brotli']
@@ -19,9 +19,11 @@ const LEVELS = {
   zstd: [1, 19],
   brotli: [0, 11],
 }
-/** Input gathered by a stream before its writer waits: a few blocks per core. */
+/** Input a stream's writable side holds before its writer waits: a few blocks per core. */
 const COMPRESS_BATCH = 4 << 20
 const DECOMPRESS_BATCH = 1 << 20
+/** Output one decompressing stream step makes at most, before it looks at its consumer again. */
+const DECOMPRESS_STEP = 1 << 20
 
 function format(value, name, allowAuto) {
   const known = allowAuto ? [...FORMATS, 'auto'] : FORMATS
@@ -42,24 +44,28 @@ function compressOptions(options, extra = []) {
   return { opts, format: fmt, level, signal: v.signal(opts.signal), progress: v.progress(opts) }
 }
 
-function maxOutput(value) {
-  // node:zlib's default: as much as one Buffer may hold; here also the per-buffer
-  // maxAllocation (configure()), so that a bomb is refused long before memory runs out.
-  const limit = Math.min(native.maxAllocation(), v.MAX_RESULT_LENGTH)
-  if (value === undefined) return limit
+/**
+ * The output limit. A Buffer result is bounded like node:zlib's (as much as one Buffer may
+ * hold, and the per-buffer maxAllocation of configure()), so that a bomb is refused long before
+ * memory runs out; files and streams write as they decode, in bounded memory, so they have no
+ * limit unless the caller sets one (any safe integer).
+ */
+function maxOutput(value, bounded) {
+  const cap = bounded ? v.MAX_RESULT_LENGTH : Number.MAX_SAFE_INTEGER
+  if (value === undefined) return bounded ? Math.min(native.maxAllocation(), cap) : Number.MAX_SAFE_INTEGER
   v.number(value, 'options.maxOutputLength')
-  if (!Number.isSafeInteger(value) || value < 1 || value > v.MAX_RESULT_LENGTH) {
-    throw outOfRange('options.maxOutputLength', `an integer >= 1 and <= ${v.MAX_RESULT_LENGTH}`, value)
+  if (!Number.isSafeInteger(value) || value < 1 || value > cap) {
+    throw outOfRange('options.maxOutputLength', `an integer >= 1 and <= ${cap}`, value)
   }
   return value
 }
 
-function decompressOptions(options, extra = []) {
+function decompressOptions(options, extra = [], bounded = true) {
   const opts = v.options(options, 'options', ['format', 'maxOutputLength', 'signal', ...v.PROGRESS_OPTIONS, ...extra])
   return {
     opts,
     format: format(opts.format, 'options.format', true),
-    maxOutputLength: maxOutput(opts.maxOutputLength),
+    maxOutputLength: maxOutput(opts.maxOutputLength, bounded),
     signal: v.signal(opts.signal),
     progress: v.progress(opts),
   }
@@ -85,14 +91,15 @@ const compressFile = operation('compressFile', (source, destination, options) =>
   const from = v.pathOf(source, 'source')
   const to = v.pathOf(destination, 'destination')
   const { format: fmt, level, signal, progress } = compressOptions(options)
-  return { signal, progress, start: (token) => native.compressFile(from, to, fmt, level, token) }
+  // An abort settles once the kernel has stopped and removed its temporary file.
+  return { signal, progress, settleAfterStop: true, start: (token) => native.compressFile(from, to, fmt, level, token) }
 })
 
 const decompressFile = operation('decompressFile', (source, destination, options) => {
   const from = v.pathOf(source, 'source')
   const to = v.pathOf(destination, 'destination')
-  const { format: fmt, maxOutputLength, signal, progress } = decompressOptions(options)
-  return { signal, progress, start: (token) => native.decompressFile(from, to, fmt, maxOutputLength, token) }
+  const { format: fmt, maxOutputLength, signal, progress } = decompressOptions(options, [], false)
+  return { signal, progress, settleAfterStop: true, start: (token) => native.decompressFile(from, to, fmt, maxOutputLength, token) }
 })
 
 /** Options a stream passes on to its Transform. */
@@ -104,29 +111,39 @@ function streamOptions(opts) {
   return out
 }
 
-/** A Transform that compresses, for stream.pipeline() where zlib.createGzip() goes. */
-function createCompressStream(options) {
-  const { opts, format: fmt, level } = compressOptions(options, STREAM_OPTIONS)
-  if (opts.onProgress !== undefined) throw invalidValue('options.onProgress', opts.onProgress, 'is not supported by streams (count the bytes in a Transform before it)')
-  const coder = new native.StreamCoder('compress', fmt, level, 0)
+function streamOf(opts, coder, batchBytes, outputStep) {
   return new NativeTransform({
+    // The writable side's buffer is the batch handed to one native step.
+    writableHighWaterMark: opts.highWaterMark ?? batchBytes,
     ...streamOptions(opts),
     signal: v.signal(opts.signal),
-    batchBytes: COMPRESS_BATCH,
-    write: (chunks, finish, token) => coder.write(chunks, finish, token),
+    outputStep,
+    write: (chunks, finish, budget, token) => coder.write(chunks, finish, budget, token),
+  })
+}
+
+function noProgress(opts) {
+  if (opts.onProgress !== undefined) throw invalidValue('options.onProgress', opts.onProgress, 'is not supported by streams (count the bytes in a Transform before it)')
+}
+
+/** A Transform that compresses, for stream.pipeline() where zlib.createGzip() goes. */
+function createCompressStream(options) {
+  return constructing(() => {
+    const { opts, format: fmt, level } = compressOptions(options, STREAM_OPTIONS)
+    noProgress(opts)
+    v.signal(opts.signal)
+    return streamOf(opts, new native.StreamCoder('compress', fmt, level, 0), COMPRESS_BATCH, Infinity)
   })
 }
 
 /** A Transform that decompresses, for stream.pipeline() where zlib.createGunzip() goes. */
 function createDecompressStream(options) {
-  const { opts, format: fmt, maxOutputLength } = decompressOptions(options, STREAM_OPTIONS)
-  if (opts.onProgress !== undefined) throw invalidValue('options.onProgress', opts.onProgress, 'is not supported by streams (count the bytes in a Transform before it)')
-  const coder = new native.StreamCoder('decompress', fmt, null, maxOutputLength)
-  return new NativeTransform({
-    ...streamOptions(opts),
-    signal: v.signal(opts.signal),
-    batchBytes: DECOMPRESS_BATCH,
-    write: (chunks, finish, token) => coder.write(chunks, finish, token),
+  return constructing(() => {
+    const { opts, format: fmt, maxOutputLength } = decompressOptions(options, STREAM_OPTIONS, false)
+    noProgress(opts)
+    v.signal(opts.signal)
+    const coder = new native.StreamCoder('decompress', fmt, null, maxOutputLength)
+    return streamOf(opts, coder, DECOMPRESS_BATCH, DECOMPRESS_STEP)
   })
 }
 

@@ -6,8 +6,8 @@
 const native = require('./native.js')
 const { invalidType, invalidValue } = require('./errors.js')
 const { LIMITS } = require('./inline.js')
-const { operation } = require('./scheduler.js')
-const { chunkBytes, streamStep } = require('./stream.js')
+const { countArgumentError, longCall, operation, step } = require('./scheduler.js')
+const { chunkBytes, heldChunk } = require('./stream.js')
 const { AbortError } = require('./errors.js')
 const v = require('./validate.js')
 
@@ -70,67 +70,124 @@ const hashFiles = operation('hashFiles', (paths, options) => {
   return { signal, progress, start: async (token) => encodeEach(await native.hashFiles(ps, algorithm, token), algorithm, encoding) }
 })
 
-/** Gathered input past which hashStream stops reading until the running update ends. */
+/** Bytes of small chunks copied into one batch, hashed by one native update. */
 const STREAM_BATCH = 8 << 20
+/**
+ * Chunks at least this large are hashed in place (no copy), and the iterable is not asked for
+ * its next chunk until that update is done; smaller ones are copied into a batch, so that the
+ * iterable can go on (and reuse its buffer) while the previous batch is hashed.
+ */
+const IN_PLACE = 1 << 20
 
 /**
  * The digest of everything `readable` (a Readable or any async iterable of strings and byte
- * chunks) yields, hashed off the main thread while it arrives: chunks gather while one native
- * update runs, and the next update takes them all.
+ * chunks) yields, hashed off the main thread while it arrives. An async iterable owns its
+ * chunks again as soon as it is asked for the next one (a generator may refill one buffer),
+ * so no chunk is read by native code after that: small chunks are copied into a batch, large
+ * ones are hashed in place before the next is asked for. Counted as one call in stats().
  */
-async function hashStream(readable, options) {
-  if (readable === null || typeof readable !== 'object' || typeof readable[Symbol.asyncIterator] !== 'function') {
-    throw invalidType('readable', 'a Readable stream or an async iterable', readable)
+function hashStream(readable, options) {
+  let prepared
+  try {
+    if (readable === null || typeof readable !== 'object' || typeof readable[Symbol.asyncIterator] !== 'function') {
+      throw invalidType('readable', 'a Readable stream or an async iterable', readable)
+    }
+    prepared = hashOptions(options)
+    if (options?.onProgress !== undefined) {
+      throw invalidValue('options.onProgress', options.onProgress, 'is not supported by hashStream (count the chunks as they arrive)')
+    }
+  } catch (error) {
+    countArgumentError()
+    return Promise.reject(error)
   }
-  const { algorithm, encoding, signal } = hashOptions(options)
-  if (options?.onProgress !== undefined) {
-    throw invalidValue('options.onProgress', options.onProgress, 'is not supported by hashStream (count the chunks as they arrive)')
+  const { algorithm, encoding, signal } = prepared
+  const settle = longCall()
+  if (signal?.aborted) {
+    settle('cancelled')
+    return Promise.reject(new AbortError(undefined, { cause: signal.reason }))
   }
-  if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason })
+  return digestOf(readable, algorithm, signal).then(
+    (digest) => {
+      settle('completed')
+      return encode(digest, encoding)
+    },
+    (error) => {
+      settle(error instanceof AbortError ? 'cancelled' : 'failed')
+      throw error
+    },
+  )
+}
+
+async function digestOf(readable, algorithm, signal) {
   const state = new native.HashState(algorithm)
   const controller = new AbortController()
-  const onAbort = () => {
-    controller.abort(signal.reason)
-    // A Readable waiting for data is woken by being destroyed; the loop below then throws.
-    if (typeof readable.destroy === 'function') readable.destroy(new AbortError(undefined, { cause: signal.reason }))
-  }
+  const aborted = () => new AbortError(undefined, { cause: signal.reason })
+  // Settles (rejects) when the signal fires: raced against every wait, so that an iterable
+  // that never yields again cannot hold the call.
+  let onAbort = null
+  const abortion = new Promise((resolve, reject) => {
+    onAbort = () => {
+      controller.abort(signal.reason)
+      reject(aborted())
+    }
+  })
+  abortion.catch(() => {})
   signal?.addEventListener('abort', onAbort, { once: true })
-  let pending = []
-  let pendingBytes = 0
-  let running = null
+  const iterator = readable[Symbol.asyncIterator]()
+  let batch = null
+  let used = 0
+  let running = null // the update in flight: a Promise that never rejects
   let failure = null
-  const update = () => {
-    const chunks = pending
-    pending = []
-    pendingBytes = 0
-    running = streamStep((token) => state.update(chunks, token), controller.signal).then(
+  const update = async (chunks) => {
+    if (running !== null) await running
+    if (failure !== null) throw failure
+    running = step((token) => state.update(chunks, token), controller.signal).then(
       () => { running = null },
       (error) => { running = null; failure ??= error },
     )
   }
+  const flushBatch = async () => {
+    if (used === 0) return
+    const full = batch.subarray(0, used)
+    batch = null
+    used = 0
+    await update([full])
+  }
   try {
-    for await (const chunk of readable) {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), abortion])
       if (failure !== null) throw failure
-      if (controller.signal.aborted) throw new AbortError(undefined, { cause: signal.reason })
-      const bytes = chunkBytes(chunk, 'utf8')
+      if (next.done) break
+      const bytes = chunkBytes(next.value, 'utf8')
       if (bytes.byteLength === 0) continue
-      pending.push(bytes)
-      pendingBytes += bytes.byteLength
-      if (running === null) update()
-      else if (pendingBytes >= STREAM_BATCH) await running // backpressure: stop reading
+      if (bytes.byteLength >= IN_PLACE && typeof next.value !== 'string') {
+        // Hashed where it is; the iterable waits until native code is done with it.
+        await flushBatch()
+        heldChunk(bytes, 'utf8')
+        await update([bytes])
+        await Promise.race([running, abortion])
+        continue
+      }
+      if (batch !== null && used + bytes.byteLength > batch.byteLength) await flushBatch()
+      if (batch === null) batch = Buffer.allocUnsafeSlow(Math.max(STREAM_BATCH, bytes.byteLength))
+      batch.set(bytes, used)
+      used += bytes.byteLength
+      // Hash what is gathered whenever the native side is idle.
+      if (running === null) await flushBatch()
     }
-    while (running !== null) await running
+    await flushBatch()
+    while (running !== null) await Promise.race([running, abortion])
     if (failure !== null) throw failure
-    if (controller.signal.aborted) throw new AbortError(undefined, { cause: signal.reason })
-    if (pending.length > 0) {
-      update()
-      await running
-      if (failure !== null) throw failure
-    }
-    return encode(state.digest(), encoding)
+    return state.digest()
   } catch (error) {
     controller.abort(error)
-    if (signal?.aborted && !(error instanceof AbortError)) throw new AbortError(undefined, { cause: signal.reason })
+    // A running update may read a chunk in place: it stops within milliseconds.
+    if (running !== null) await running
+    // Give the source back: a Readable is destroyed, a generator returns (neither awaited, as
+    // an iterable that hangs would hang its return too).
+    if (typeof readable.destroy === 'function') readable.destroy()
+    else if (typeof iterator.return === 'function') Promise.resolve().then(() => iterator.return()).catch(() => {})
+    if (signal?.aborted && !(error instanceof AbortError)) throw aborted()
     throw error
   } finally {
     signal?.removeEventListener('abort', onAbort)

@@ -69,7 +69,7 @@ function operation(name, prepare) {
       // An inline call's errors are made while the caller is still on the stack; a queued
       // call's are made later, from libuv, so its caller's stack is recorded now.
       if (call.inline) return runInline(call.start, call.signal, call.progress)
-      return submit(call.start, call.signal, captureStack(op), call.progress)
+      return submit(call.start, call.signal, captureStack(op), call.progress, COUNTED, call.settleAfterStop === true)
     },
   }[name]
   return op
@@ -120,20 +120,58 @@ function runInline(start, signal, progress) {
   )
 }
 
+const COUNTED = true
+
+/** Adds one settled call to this thread's counters, unless the job is a step of a larger call. */
+function count(job, outcome) {
+  if (job.counted) counters[outcome]++
+}
+
+/**
+ * One native step of a larger call (a stream, hashStream): scheduled like any call (a slot,
+ * FIFO, abort) but not counted in stats() (the larger call is), and settled only when its
+ * kernel has stopped, so that the caller knows native code no longer reads its inputs.
+ */
+function step(start, signal) {
+  return submit(start, signal, undefined, undefined, !COUNTED, true)
+}
+
+/** Counts a bad argument of a call that throws synchronously (the stream constructors). */
+function countArgumentError() {
+  counters.failed++
+}
+
+/**
+ * A call made of steps (a stream), counted once in stats(): running from now until
+ * `settle('completed' | 'failed' | 'cancelled')`, whose later calls do nothing.
+ */
+function longCall() {
+  counters.running++
+  let settled = false
+  return (outcome) => {
+    if (settled) return
+    settled = true
+    counters.running--
+    counters[outcome]++
+  }
+}
+
 /**
  * Runs `start(token)` once the process has a free slot. Settles exactly once: with the value,
  * the native error (given the caller's stack), an AbortError, or ERR_OFFLOAD_QUEUE_FULL.
+ * `settleAfterStop`: an abort while the kernel runs rejects once the kernel has stopped (a
+ * file operation's temporary file is gone by then), not at once.
  */
-function submit(start, signal, stack, progress) {
+function submit(start, signal, stack, progress, counted, settleAfterStop) {
   return new Promise((resolve, reject) => {
     if (signal !== undefined && signal.aborted) {
-      counters.cancelled++
+      if (counted) counters.cancelled++
       reject(abortError(signal))
       return
     }
     const job = {
       start, signal, stack, resolve, reject, token: null, state: 'queued', onAbort: null,
-      progress, timer: null, reported: -1,
+      progress, timer: null, reported: -1, counted, settleAfterStop,
     }
     // Jobs already waiting in this thread go first.
     const token = counters.queued === 0 ? native.tryStartCall() : null
@@ -141,7 +179,7 @@ function submit(start, signal, stack, progress) {
       listen(job)
       launch(job, token)
     } else if (counters.queued >= native.maxQueue()) {
-      counters.failed++
+      count(job, 'failed')
       reject(withCallerStack(queueFull(native.maxQueue()), stack))
     } else {
       listen(job)
@@ -189,7 +227,7 @@ function watchProgress(job) {
 function launch(job, token) {
   job.state = 'running'
   job.token = token
-  counters.running++
+  if (job.counted) counters.running++
   running.add(job)
   if (job.progress !== undefined) watchProgress(job)
   let promise
@@ -207,22 +245,26 @@ function launch(job, token) {
 function finish(job, ok, result) {
   // The native task freed its slot when its work ended; this frees it if no task took it.
   job.token.release()
-  counters.running--
+  if (job.counted) counters.running--
   running.delete(job)
   if (job.state === 'running') {
     job.state = 'settled'
     unlisten(job)
     const thrown = ok ? reportDone(job.progress, job.token) : undefined
     if (thrown !== undefined) {
-      counters.failed++
+      count(job, 'failed')
       job.reject(thrown.error)
     } else if (ok) {
-      counters.completed++
+      count(job, 'completed')
       job.resolve(result)
     } else {
-      counters.failed++
+      count(job, 'failed')
       job.reject(withCallerStack(result, job.stack))
     }
+  } else if (job.state === 'stopping') {
+    // Aborted while running, settled now that the kernel has stopped.
+    job.state = 'aborted'
+    job.reject(abortError(job.signal))
   }
   // An aborted job was settled by abortJob already; its slot is only free now.
   pump()
@@ -233,13 +275,19 @@ function abortJob(job) {
     // The kernel sees the flag within milliseconds; the slot stays taken until it stops, so
     // the libuv pool never holds more than maxInFlight of our tasks.
     job.token.cancel()
+    if (job.settleAfterStop) {
+      job.state = 'stopping' // `finish` rejects once the kernel has stopped
+      count(job, 'cancelled')
+      unlisten(job)
+      return
+    }
   } else if (job.state === 'queued') {
     counters.queued--
   } else {
     return
   }
   job.state = 'aborted'
-  counters.cancelled++
+  count(job, 'cancelled')
   unlisten(job)
   job.reject(abortError(job.signal))
 }
@@ -248,7 +296,7 @@ function abortJob(job) {
 function failJob(job, error) {
   job.token.cancel()
   job.state = 'aborted' // settled here; `finish` only frees the slot when the kernel stops
-  counters.failed++
+  count(job, 'failed')
   unlisten(job)
   job.reject(error)
 }
@@ -286,4 +334,4 @@ function pump() {
   }
 }
 
-module.exports = { counters, operation, pump }
+module.exports = { counters, countArgumentError, longCall, operation, pump, step }

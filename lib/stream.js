@@ -1,20 +1,27 @@
 'use strict'
 
 // The one adapter behind every stream offload makes (createCompressStream,
-// createDecompressStream, hashStream): chunks gather while a native call works on the previous
-// batch; one call at a time per stream (the native state is sequential), each taking every
-// chunk gathered so far, so that the output keeps its order and the per-call cost (a thread
-// hop) is shared by many chunks. Past `batchBytes` of gathered input the writer is held
-// (backpressure); destroy() or the signal cancels the running call, which stops within
-// milliseconds.
+// createDecompressStream; hashStream feeds its native steps the same way). Its rules:
+//
+// - A chunk is native code's until its write callback. Chunks are read in place, from
+//   other threads, so a chunk's callback comes only once no native step reads it any more,
+//   and its ArrayBuffer is marked untransferable meanwhile (as every other operation's input
+//   is). A writer that refills one buffer after each callback is therefore safe, and the
+//   bytes are never copied on the main thread. Batching comes from the writable side's buffer
+//   (`writableHighWaterMark`, a few MiB by default): chunks written while a step runs are
+//   handed to the next step together (`_writev`).
+// - Output is bounded by the consumer. One step at a time per stream (the native state is
+//   sequential); a decompressing step stops after `outputStep` bytes, and no step starts
+//   while the readable side is full (`push()` said false) until the consumer reads again. A
+//   stalled consumer therefore holds the writer (its callback waits) instead of growing memory.
+// - destroy() or the signal cancels the running step, which stops within milliseconds; the
+//   stream counts as one call in stats().
 
 const { Transform } = require('node:stream')
 
 const { AbortError, invalidType } = require('./errors.js')
-const { operation } = require('./scheduler.js')
-
-/** One native step of a stream, as a scheduled call (queue slot, abort, counters). */
-const streamStep = operation('streamStep', (step, signal) => ({ signal, start: step }))
+const { countArgumentError, longCall, step } = require('./scheduler.js')
+const { heldView } = require('./validate.js')
 
 function asBuffer(bytes) {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -27,27 +34,53 @@ function chunkBytes(chunk, encoding) {
   throw invalidType('chunk', 'of type string or an instance of Buffer, TypedArray or DataView', chunk)
 }
 
+/** A chunk's bytes, readied to be read in place by native code until its callback. */
+function heldChunk(chunk, encoding) {
+  const bytes = chunkBytes(chunk, encoding)
+  if (typeof chunk !== 'string') heldView(bytes, 'chunk')
+  return bytes
+}
+
 /**
- * A Transform whose work is `write(chunks, finish, token)`, a native call resolving to the
- * output of those chunks (a Uint8Array). `batchBytes`: gathered input past which the writer
- * waits. `signal`: the user's AbortSignal.
+ * Runs `build()` (a stream constructor's checks), counting a thrown argument error in
+ * stats() as a failed call, as every other operation does.
+ */
+function constructing(build) {
+  try {
+    return build()
+  } catch (error) {
+    countArgumentError()
+    throw error
+  }
+}
+
+/**
+ * A Transform whose work is `write(chunks, finish, budget, token)`, a native step resolving to
+ * `{ output, consumed, more }`: the output of the chunks (read in place), how many of their
+ * bytes it took, and whether more output waits. `outputStep`: the budget of one step.
+ * `signal`: the user's AbortSignal.
  */
 class NativeTransform extends Transform {
   #write
-  #batchBytes
-  #pending = []
-  #pendingBytes = 0
+  #outputStep
+  /** The chunks handed over (their callback not yet called), and the callback. */
+  #input = []
+  #inputDone = null
   #running = false
-  #held = null // a _transform callback held for backpressure
+  /** The last step stopped at its budget: more output waits for the same input. */
+  #more = false
+  /** push() said false: no step starts until _read. */
+  #full = false
   #flushing = null // _flush's callback, once the input has ended
   #controller = new AbortController()
   #userSignal
   #onUserAbort = null
+  #settle = longCall()
 
-  constructor({ write, batchBytes, signal, ...streamOptions }) {
+  constructor({ write, outputStep = Infinity, signal, ...streamOptions }) {
     super(streamOptions)
     this.#write = write
-    this.#batchBytes = batchBytes
+    this.#outputStep = outputStep
     this.#userSignal = signal
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -59,20 +92,36 @@ class NativeTransform extends Transform {
     }
   }
 
-  _transform(chunk, encoding, callback) {
-    let bytes
+  _write(chunk, encoding, callback) {
+    this.#accept([{ chunk, encoding }], callback)
+  }
+
+  _writev(entries, callback) {
+    this.#accept(entries, callback)
+  }
+
+  #accept(entries, callback) {
+    const chunks = []
     try {
-      bytes = chunkBytes(chunk, encoding)
+      for (const { chunk, encoding } of entries) {
+        const bytes = heldChunk(chunk, encoding)
+        if (bytes.byteLength > 0) chunks.push(bytes)
+      }
     } catch (error) {
       callback(error)
       return
     }
-    if (bytes.byteLength > 0) {
-      this.#pending.push(bytes)
-      this.#pendingBytes += bytes.byteLength
+    if (chunks.length === 0) {
+      callback()
+      return
     }
-    if (this.#pendingBytes >= this.#batchBytes) this.#held = callback
-    else callback()
+    this.#input = chunks
+    this.#inputDone = callback
+    this.#next()
+  }
+
+  _read() {
+    this.#full = false
     this.#next()
   }
 
@@ -84,30 +133,63 @@ class NativeTransform extends Transform {
   _destroy(error, callback) {
     this.#controller.abort(error ?? new AbortError())
     if (this.#onUserAbort !== null) this.#userSignal.removeEventListener('abort', this.#onUserAbort)
-    this.#pending = []
+    this.#onUserAbort = null
+    // A running step still reads its chunks: their callback waits for it to stop.
+    if (!this.#running) this.#release()
+    this.#settleDestroyed(error)
     callback(error)
   }
 
-  /** Starts the next native call if none runs and there is work (or the end) to hand over. */
+  #settleDestroyed(error) {
+    if (this.#running) return // settled when the step stops
+    const aborted = error === undefined || error === null || error.name === 'AbortError'
+    this.#settle(aborted ? 'cancelled' : 'failed')
+  }
+
+  /** Native code reads none of the chunks now: the writer may reuse them. */
+  #release() {
+    this.#input = []
+    const done = this.#inputDone
+    this.#inputDone = null
+    if (done !== null) done()
+  }
+
+  /** Drops the first `consumed` bytes of the input; calls back once all of it is taken. */
+  #take(consumed) {
+    let left = consumed
+    const rest = []
+    for (const chunk of this.#input) {
+      if (left >= chunk.byteLength) left -= chunk.byteLength
+      else {
+        rest.push(left > 0 ? chunk.subarray(left) : chunk)
+        left = 0
+      }
+    }
+    this.#input = rest
+    if (rest.length === 0) this.#release()
+  }
+
+  /** Starts the next step if none runs, the consumer has room, and there is work to do. */
   #next() {
-    if (this.#running || this.destroyed) return
+    if (this.#running || this.destroyed || this.#full) return
     const finish = this.#flushing !== null
-    if (!finish && this.#pending.length === 0) return
-    const chunks = this.#pending
-    this.#pending = []
-    this.#pendingBytes = 0
+    if (this.#input.length === 0 && !this.#more && !finish) return
+    const chunks = this.#input
     this.#running = true
-    // The gathered input is taken: a held writer may go on.
-    const held = this.#held
-    this.#held = null
-    streamStep((token) => this.#write(chunks, finish, token), this.#controller.signal).then(
-      (output) => {
+    step((token) => this.#write(chunks, finish, this.#outputStep, token), this.#controller.signal).then(
+      ({ output, consumed, more }) => {
         this.#running = false
-        if (this.destroyed) return
-        if (output.byteLength > 0) this.push(asBuffer(output))
-        if (finish) {
+        this.#take(consumed)
+        if (this.destroyed) {
+          this.#settleDestroyed(this.errored)
+          return
+        }
+        this.#more = more
+        if (output.byteLength > 0 && !this.push(asBuffer(output))) this.#full = true
+        if (finish && !more) {
           const done = this.#flushing
           this.#flushing = null
+          this.#settle('completed')
           done()
           return
         }
@@ -115,11 +197,13 @@ class NativeTransform extends Transform {
       },
       (error) => {
         this.#running = false
+        // The step has stopped: its chunks are free again.
+        this.#release()
         if (!this.destroyed) this.destroy(error)
+        else this.#settleDestroyed(this.errored ?? error)
       },
     )
-    if (held !== null) held()
   }
 }
 
-module.exports = { NativeTransform, asBuffer, chunkBytes, streamStep }
+module.exports = { NativeTransform, asBuffer, chunkBytes, constructing, heldChunk }

@@ -17,6 +17,8 @@ pub mod data;
 pub mod element;
 /// Kernel failures, independent of how they are shown to JavaScript.
 pub mod error;
+/// Files read and written by kernels, with the semantics and errors of `fs`.
+pub mod fsio;
 /// Hashing: buffers, batches and files (BLAKE3, SHA-256, SHA-512, xxh3).
 pub mod hash;
 /// Image processing on raw pixels: grayscale, blur, resize.

@@ -121,7 +121,11 @@ impl<K: Kernel> Task for Job<K> {
             cancel.check()?;
             // The pool is captured here: resizing it later does not disturb this task.
             let pool = pool::current()?;
-            pool.install(|| kernel.run(cancel))
+            let output = pool.install(|| kernel.run(cancel))?;
+            // Cancelled while the kernel finished: the result is not built on the JS thread
+            // (strings, objects) for a call that has already been rejected.
+            cancel.check()?;
+            Ok(output)
         }));
         drop(self.slot.take());
         let failure = match outcome {

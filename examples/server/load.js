@@ -54,6 +54,7 @@ async function measure(mode) {
     await get(`${url}/stats`)
     await fetch(`${url}/hash`, { method: 'POST', body: BODY })
     await get(`${url}/resize`)
+    await fetch(`${url}/export`, { headers: { 'accept-encoding': 'gzip' } }).then((r) => r.arrayBuffer())
     await get(`${url}/event-loop`) // resets the server's histogram
     // In a worker thread of its own, so that the heavy load's client (4 MiB bodies) never delays
     // the ping client's event loop and inflates what it measures.
@@ -69,6 +70,7 @@ async function measure(mode) {
           { method: 'GET', path: '/stats' },
           { method: 'POST', path: '/hash', body: BODY },
           { method: 'GET', path: '/resize' },
+          { method: 'GET', path: '/export', headers: { 'accept-encoding': 'gzip' } },
         ],
       })
     const [p, h] = await Promise.all([ping, heavy])
@@ -97,7 +99,7 @@ const LABELS = {
 
 async function main() {
   console.log(`${os.cpus()[0].model}, ${os.availableParallelism()} cores, Node ${process.version}; ${SECONDS} s per mode`)
-  console.log(`/ping at ${PING_RATE}/s while ${HEAVY_CONNECTIONS} connections loop over /stats, POST /hash (4 MiB), /resize\n`)
+  console.log(`/ping at ${PING_RATE}/s while ${HEAVY_CONNECTIONS} connections loop over /stats, POST /hash (4 MiB), /resize, /export (8 MiB, gzip)\n`)
   const rows = []
   for (const mode of MODES) {
     const r = await measure(mode)

@@ -11,6 +11,9 @@
 //   POST /hash          SHA-256 of the uploaded body, hex
 //   GET  /resize        a raw 1920x1080 RGBA frame scaled down 4x (plain JS: a box filter;
 //                       offload: bilinear); answers the result's byte length
+//   GET  /export        8 MiB of JSON log lines held by the server, streamed compressed as the
+//                       client's Accept-Encoding asks (zstd, br, gzip; identity otherwise):
+//                       node:zlib's streams (plain, piscina) or createCompressStream (offload)
 //   GET  /event-loop    the event loop's delay since the last call: { p50, p99, max } in ms
 //
 // PORT (default 3000; 0 picks a free one). NICE sets offload's niceIncrement (and piscina's,
@@ -21,6 +24,9 @@ const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
 const { monitorEventLoopDelay } = require('node:perf_hooks')
+const { Readable } = require('node:stream')
+const { pipeline } = require('node:stream/promises')
+const zlib = require('node:zlib')
 
 const offload = require('../..')
 const work = require('./work.js')
@@ -35,6 +41,45 @@ const values = new Float64Array(new SharedArrayBuffer(4_000_000 * 8))
 for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) * 1000 + (i % 977)
 const frame = new Uint8Array(new SharedArrayBuffer(FRAME.width * FRAME.height * 4))
 for (let i = 0; i < frame.length; i++) frame[i] = (i * 2654435761) >>> 27
+
+// The export: JSON log lines, sent in 64 KiB pieces as a file or a database cursor would.
+const EXPORT = Buffer.from(Array.from({ length: 8 << 20 >> 7 }, (_, i) =>
+  JSON.stringify({ id: i, level: ['info', 'warn', 'error'][i % 3], route: `/api/items/${i % 500}`, ms: (i * 37) % 1000 }).padEnd(127) + '\n').join(''))
+
+/** The encoding to answer with, from Accept-Encoding (q-values honoured, 0 refuses). */
+function negotiate(header = '') {
+  const offered = new Map()
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';')
+    const q = params.map((p) => /^\s*q=([\d.]+)/.exec(p)).find(Boolean)
+    if (name) offered.set(name, q ? Number(q[1]) : 1)
+  }
+  const ok = (name) => (offered.get(name) ?? offered.get('*') ?? 0) > 0
+  return ['zstd', 'br', 'gzip'].find(ok) ?? 'identity'
+}
+
+/** A compressing Transform for `encoding`: offload's, or node:zlib's in the other modes. */
+function compressor(encoding) {
+  if (MODE === 'offload') return offload.createCompressStream({ format: encoding === 'br' ? 'brotli' : encoding, level: encoding === 'br' ? 5 : undefined })
+  if (encoding === 'zstd') return zlib.createZstdCompress ? zlib.createZstdCompress() : null
+  if (encoding === 'br') return zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } })
+  return zlib.createGzip()
+}
+
+async function sendExport(req, res) {
+  let encoding = negotiate(req.headers['accept-encoding'])
+  let transform = encoding === 'identity' ? null : compressor(encoding)
+  if (transform === null && encoding === 'zstd') {
+    // node:zlib has zstd only from Node 22.15 / 23.8: fall back to the next choice.
+    encoding = negotiate(String(req.headers['accept-encoding']).replace(/zstd[^,]*/g, 'zstd;q=0'))
+    transform = encoding === 'identity' ? null : compressor(encoding)
+  }
+  const headers = { 'content-type': 'application/x-ndjson', vary: 'Accept-Encoding' }
+  if (transform !== null) headers['content-encoding'] = encoding
+  res.writeHead(200, headers)
+  const pieces = function* () { for (let at = 0; at < EXPORT.length; at += 65536) yield EXPORT.subarray(at, at + 65536) }
+  await pipeline(Readable.from(pieces()), ...(transform ? [transform] : []), res)
+}
 
 if (process.env.NICE !== undefined) offload.configure({ niceIncrement: Number(process.env.NICE) })
 
@@ -99,6 +144,7 @@ const server = http.createServer(async (req, res) => {
     if (req.method === 'GET' && url === '/stats') return send(res, 200, await heavy.stats())
     if (req.method === 'POST' && url === '/hash') return send(res, 200, await heavy.hash(await readBody(req)))
     if (req.method === 'GET' && url === '/resize') return send(res, 200, { bytes: await heavy.resize() })
+    if (req.method === 'GET' && url === '/export') return await sendExport(req, res)
     if (req.method === 'GET' && url === '/event-loop') {
       const ms = (ns) => Math.round(ns / 1e4) / 100
       const out = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }
@@ -107,7 +153,8 @@ const server = http.createServer(async (req, res) => {
     }
     send(res, 404, 'not found')
   } catch (error) {
-    send(res, error.status || 500, String(error.message))
+    if (res.headersSent) res.destroy(error) // a stream that failed half-way: cut the response
+    else send(res, error.status || 500, String(error.message))
   }
 })
 

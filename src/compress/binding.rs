@@ -208,12 +208,15 @@ impl StreamCoder {
         })
     }
 
-    /// Codes `chunks`, the stream's next bytes (with `finish`, its last), resolving to the output.
+    /// Codes `chunks`, the stream's next bytes (with `finish`, its last). A decompressing
+    /// stream stops once it has made about `budget` bytes: the step says how much input it
+    /// took and whether more output waits; a compressing stream takes everything.
     #[napi]
     pub fn write(
         &self,
         chunks: Vec<Uint8Array>,
         finish: bool,
+        budget: f64,
         token: &CancelToken,
     ) -> Call<CoderWrite> {
         spawn(
@@ -221,21 +224,33 @@ impl StreamCoder {
                 coder: self.coder.clone(),
                 chunks,
                 finish,
+                budget: limit(budget),
             },
             token,
         )
     }
 }
 
+/// What one stream step made.
+#[napi(object)]
+pub struct CoderStep {
+    pub output: Uint8Array,
+    /// Input bytes taken, from the front of the chunks given.
+    pub consumed: f64,
+    /// More output waits: call again (with the rest of the input, if any).
+    pub more: bool,
+}
+
 pub struct CoderWrite {
     coder: Arc<Mutex<Option<Coder>>>,
     chunks: Vec<Uint8Array>,
     finish: bool,
+    budget: usize,
 }
 
 impl Kernel for CoderWrite {
-    type Output = Uint8Array;
-    fn run(&mut self, cancel: &Cancel) -> KernelResult<Uint8Array> {
+    type Output = CoderStep;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<CoderStep> {
         let mut guard = self
             .coder
             .try_lock()
@@ -245,31 +260,71 @@ impl Kernel for CoderWrite {
         })?;
         let total: usize = self.chunks.iter().map(|c| c.len()).sum();
         cancel.set_total(total as u64);
-        // Several small chunks are joined: the coders see one piece per call.
-        let joined;
-        let input: &[u8] = match self.chunks.len() {
-            0 => &[],
-            1 => &self.chunks[0],
-            _ => {
-                let mut all = Vec::new();
-                crate::error::try_reserve(&mut all, total, "the stream's input")?;
-                for c in &self.chunks {
-                    all.extend_from_slice(c);
-                }
-                joined = all;
-                &joined
-            }
-        };
         let mut out = Vec::new();
         let result = match coder {
-            Coder::Encode(e) => e.write(input, self.finish, &mut out, cancel),
-            Coder::Decode(d) => d.write(input, self.finish, &mut out, cancel),
+            Coder::Encode(e) => {
+                // Several small chunks are joined, so that whole blocks compress in parallel.
+                let joined;
+                let input: &[u8] = match self.chunks.len() {
+                    0 => &[],
+                    1 => &self.chunks[0],
+                    _ => {
+                        let mut all = Vec::new();
+                        crate::error::try_reserve(&mut all, total, "the stream's input")?;
+                        for c in &self.chunks {
+                            all.extend_from_slice(c);
+                        }
+                        joined = all;
+                        &joined
+                    }
+                };
+                e.write(input, self.finish, &mut out, cancel)
+                    .map(|()| (total, false))
+            }
+            Coder::Decode(d) => {
+                decode_chunks(d, &self.chunks, self.finish, self.budget, &mut out, cancel)
+            }
         };
-        if result.is_err() || self.finish {
+        if result.is_err() || (self.finish && !matches!(result, Ok((_, true)))) {
             // A failed (or aborted) coder's state is unknown: no further writes.
             *guard = None;
         }
-        result?;
-        Ok(Uint8Array::new(out))
+        let (consumed, more) = result?;
+        Ok(CoderStep {
+            output: Uint8Array::new(out),
+            consumed: consumed as f64,
+            more,
+        })
     }
+}
+
+/// Decodes `chunks` in order, read in place, until `out` holds about `budget` bytes.
+fn decode_chunks(
+    decoder: &mut Decoder,
+    chunks: &[Uint8Array],
+    finish: bool,
+    budget: usize,
+    out: &mut Vec<u8>,
+    cancel: &Cancel,
+) -> KernelResult<(usize, bool)> {
+    let mut consumed = 0;
+    let empty: [&[u8]; 1] = [&[]];
+    let pieces: Vec<&[u8]> = if chunks.is_empty() {
+        empty.to_vec()
+    } else {
+        chunks.iter().map(|c| &c[..]).collect()
+    };
+    let count = pieces.len();
+    for (i, piece) in pieces.into_iter().enumerate() {
+        if out.len() >= budget {
+            return Ok((consumed, true));
+        }
+        let last = finish && i + 1 == count;
+        let step = decoder.write_bounded(piece, last, out, budget - out.len(), cancel)?;
+        consumed += step.consumed;
+        if step.more {
+            return Ok((consumed, true));
+        }
+    }
+    Ok((consumed, false))
 }

@@ -45,6 +45,15 @@ enum State {
 // used by one thread at a time behind `&mut`.
 unsafe impl Send for State {}
 
+/// What one [`Decoder::write_bounded`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Input bytes taken.
+    pub consumed: usize,
+    /// It stopped at its output budget: more output may come without more input.
+    pub more: bool,
+}
+
 /// A decompressor for one stream.
 pub struct Decoder {
     state: State,
@@ -181,6 +190,24 @@ impl Decoder {
         out: &mut Vec<u8>,
         cancel: &Cancel,
     ) -> Result<(), KernelError> {
+        let step = self.write_bounded(input, finish, out, usize::MAX, cancel)?;
+        debug_assert!(!step.more && step.consumed == input.len());
+        Ok(())
+    }
+
+    /// Like [`Decoder::write`], but stops once `out` has grown by about `budget` bytes (at most
+    /// `budget` plus one reservation), so that a consumer that reads slowly, or a file written
+    /// as it is decoded, bounds the memory: [`Step::more`] then says to call again with
+    /// `input[consumed..]` (possibly empty) and the same `finish`.
+    pub fn write_bounded(
+        &mut self,
+        input: &[u8],
+        finish: bool,
+        out: &mut Vec<u8>,
+        budget: usize,
+        cancel: &Cancel,
+    ) -> Result<Step, KernelError> {
+        let stop_at = out.len().saturating_add(budget.max(1));
         if let State::Undetected = self.state {
             // gzip and zlib show in two bytes, zstd in four.
             let take = 4usize.saturating_sub(self.head.len()).min(input.len());
@@ -191,7 +218,8 @@ impl Decoder {
                     self.state = Self::start(format);
                     let head = std::mem::take(&mut self.head);
                     if held > 0 {
-                        self.feed(&head[..held], false, out, cancel)?;
+                        // At most three header bytes: they make no output.
+                        self.feed(&head[..held], false, out, usize::MAX, cancel)?;
                     }
                 }
                 None if self.head.len() >= 4 => {
@@ -200,10 +228,16 @@ impl Decoder {
                     ))
                 }
                 None if finish => return Err(truncated()),
-                None => return Ok(()), // too few bytes yet to tell
+                None => {
+                    // too few bytes yet to tell: all of them are kept in `head`
+                    return Ok(Step {
+                        consumed: input.len(),
+                        more: false,
+                    });
+                }
             }
         }
-        self.feed(input, finish, out, cancel)
+        self.feed(input, finish, out, stop_at, cancel)
     }
 
     fn feed(
@@ -211,8 +245,10 @@ impl Decoder {
         input: &[u8],
         finish: bool,
         out: &mut Vec<u8>,
+        stop_at: usize,
         cancel: &Cancel,
-    ) -> Result<(), KernelError> {
+    ) -> Result<Step, KernelError> {
+        let mut consumed = 0usize;
         for (i, piece) in input
             .chunks(STEP)
             .chain(input.is_empty().then_some(&[][..]))
@@ -220,20 +256,31 @@ impl Decoder {
         {
             cancel.check()?;
             let last = finish && (i + 1) * STEP >= input.len();
-            self.feed_piece(piece, last, out, cancel)?;
-            cancel.advance(piece.len() as u64);
+            let (taken, full) = self.feed_piece(piece, last, out, stop_at, cancel)?;
+            consumed += taken;
+            cancel.advance(taken as u64);
+            if full {
+                return Ok(Step {
+                    consumed,
+                    more: true,
+                });
+            }
         }
-        Ok(())
+        Ok(Step {
+            consumed,
+            more: false,
+        })
     }
 
     /// Room for more output: double what this write has made, never past the limit (plus the
     /// one byte that shows the limit was passed).
-    fn room(&self, out: &mut Vec<u8>) -> Result<(), KernelError> {
+    fn room(&self, out: &mut Vec<u8>, stop_at: usize) -> Result<(), KernelError> {
         if out.capacity() - out.len() >= FIRST_ROOM / 2 {
             return Ok(());
         }
         let allowed = (self.max_output - self.total_out).saturating_add(1);
-        let want = out.len().max(FIRST_ROOM).min(allowed);
+        let budget = stop_at.saturating_sub(out.len()).max(FIRST_ROOM);
+        let want = out.len().max(FIRST_ROOM).min(allowed).min(budget);
         if want == 0 || out.capacity() - out.len() >= want {
             return Ok(());
         }
@@ -248,18 +295,24 @@ impl Decoder {
         Ok(())
     }
 
+    /// Feeds `piece` until it is all taken and nothing more comes out of it, or until `out`
+    /// reaches `stop_at`. Returns the bytes taken and whether it stopped at `stop_at`.
     fn feed_piece(
         &mut self,
         piece: &[u8],
         finish: bool,
         out: &mut Vec<u8>,
+        stop_at: usize,
         cancel: &Cancel,
-    ) -> Result<(), KernelError> {
+    ) -> Result<(usize, bool), KernelError> {
         let mut at = 0usize;
         loop {
+            if out.len() >= stop_at {
+                return Ok((at, true));
+            }
             match &mut self.state {
                 State::Undetected => unreachable!("the format is known before feeding"),
-                State::Done => return Ok(()),
+                State::Done => return Ok((piece.len(), false)),
                 State::Flate {
                     inner,
                     format,
@@ -269,18 +322,18 @@ impl Decoder {
                         // node:zlib reads another gzip member unless the next byte is 0 (which
                         // ends the data); zlib and raw streams ignore what follows.
                         if at == piece.len() {
-                            return Ok(());
+                            return Ok((at, false));
                         }
                         if *format != Format::Gzip || piece[at] == 0 {
                             self.state = State::Done;
-                            return Ok(());
+                            return Ok((piece.len(), false));
                         }
                         **inner = Decompress::new_gzip(15);
                         *ended = false;
                     }
                     let before_in = inner.total_in();
                     let before_out = out.len();
-                    self.room(out)?;
+                    self.room(out, stop_at)?;
                     let State::Flate { inner, ended, .. } = &mut self.state else {
                         unreachable!()
                     };
@@ -310,17 +363,17 @@ impl Decoder {
                         if finish {
                             return Err(truncated());
                         }
-                        return Ok(());
+                        return Ok((at, false));
                     }
                     cancel.check()?;
                 }
                 State::Zstd { hint: 0, .. } if at == piece.len() => {
-                    return Ok(()); // between frames, with no more input
+                    return Ok((at, false)); // between frames, with no more input
                 }
                 State::Zstd { .. } => {
                     use zstd::zstd_safe::{InBuffer, OutBuffer};
                     let before_out = out.len();
-                    self.room(out)?;
+                    self.room(out, stop_at)?;
                     let State::Zstd { dctx, hint } = &mut self.state else {
                         unreachable!()
                     };
@@ -341,19 +394,19 @@ impl Decoder {
                         if finish && hint != 0 {
                             return Err(truncated());
                         }
-                        return Ok(());
+                        return Ok((at, false));
                     }
                     cancel.check()?;
                 }
                 State::Brotli { .. } => {
                     let before_out = out.len();
-                    self.room(out)?;
+                    self.room(out, stop_at)?;
                     let State::Brotli { state, ended } = &mut self.state else {
                         unreachable!()
                     };
                     if *ended {
                         self.state = State::Done;
-                        return Ok(());
+                        return Ok((piece.len(), false));
                     }
                     let start = out.len();
                     let spare = out.capacity() - start;
@@ -390,7 +443,7 @@ impl Decoder {
                             if finish {
                                 return Err(truncated());
                             }
-                            return Ok(());
+                            return Ok((at, false));
                         }
                         brotli::BrotliResult::NeedsMoreOutput => {}
                     }
@@ -459,11 +512,12 @@ mod tests {
         let c = Cancel::new();
         let data = sample(3_000_000);
         let gz = compress(&data, Format::Gzip, 6, &c).unwrap();
+        // One member: a one-member reader gets everything and leaves no bytes unread.
         let mut back = Vec::new();
-        flate2::read::MultiGzDecoder::new(&gz[..])
-            .read_to_end(&mut back)
-            .unwrap();
+        let mut one = flate2::read::GzDecoder::new(&gz[..]);
+        one.read_to_end(&mut back).unwrap();
         assert!(back == data);
+        assert!(one.into_inner().is_empty());
         let z = compress(&data, Format::Deflate, 6, &c).unwrap();
         let mut back = Vec::new();
         flate2::read::ZlibDecoder::new(&z[..])

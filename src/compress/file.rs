@@ -3,119 +3,58 @@
 //! renamed at the end); an error or an abort removes the temporary file and leaves the
 //! destination as it was.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use super::decode::Decoder;
 use super::encode::Encoder;
 use super::Format;
 use crate::cancel::Cancel;
 use crate::error::KernelError;
+use crate::fsio::{AtomicFile, Source};
 
 /// Input read per step: enough blocks to keep every core busy.
 fn piece_size() -> usize {
     (rayon::current_num_threads() * 2 * super::BLOCK).clamp(4 << 20, 64 << 20)
 }
 
-fn io(error: std::io::Error, syscall: &'static str, path: &Path) -> KernelError {
-    KernelError::io(error, syscall, path)
-}
+/// Output made per step before it is written out: what a file decoder holds at most.
+const OUTPUT_STEP: usize = 16 << 20;
 
-/// A file being written under a temporary name beside its destination; dropped without
-/// [`AtomicFile::commit`], the temporary file is removed.
-pub struct AtomicFile {
-    file: Option<File>,
-    temp: PathBuf,
-    destination: PathBuf,
-}
-
-impl AtomicFile {
-    pub fn create(destination: &Path) -> Result<Self, KernelError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = destination
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = destination.with_file_name(format!(
-            ".{name}.{}-{}.offload-tmp",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| io(e, "open", destination))?;
-        Ok(Self {
-            file: Some(file),
-            temp,
-            destination: destination.to_path_buf(),
-        })
-    }
-
-    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), KernelError> {
-        let file = self.file.as_mut().expect("open until committed");
-        file.write_all(bytes)
-            .map_err(|e| io(e, "write", &self.destination))
-    }
-
-    /// Closes the file and renames it to its destination.
-    pub fn commit(mut self) -> Result<(), KernelError> {
-        drop(self.file.take());
-        std::fs::rename(&self.temp, &self.destination)
-            .map_err(|e| io(e, "rename", &self.destination))?;
-        self.temp = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        drop(self.file.take());
-        if !self.temp.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.temp);
-        }
-    }
-}
-
-/// Reads `source` piece by piece, handing each piece (and `true` at the end) to `code`, which
-/// appends its output to the buffer given; the output goes to `destination`. Returns the
-/// bytes written. Progress: input bytes (of the source's size at the start).
+/// Reads `source` piece by piece and hands each piece (with `true` at the end) to `code`,
+/// which appends output to the buffer given and returns the input it took and whether it has
+/// more output for the same input; output goes to `destination` as it is made, so memory stays
+/// bounded whatever the ratio. Returns the bytes written. Progress: input bytes (of the
+/// source's size at the start).
 fn transform(
     source: &Path,
     destination: &Path,
     cancel: &Cancel,
-    mut code: impl FnMut(&[u8], bool, &mut Vec<u8>) -> Result<(), KernelError>,
+    mut code: impl FnMut(&[u8], bool, &mut Vec<u8>) -> Result<(usize, bool), KernelError>,
 ) -> Result<u64, KernelError> {
-    let mut input = File::open(source).map_err(|e| io(e, "open", source))?;
-    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    cancel.set_total(size);
-    let mut output = AtomicFile::create(destination)?;
+    let name = source.to_string_lossy();
+    let mut input = Source::open(&name)?;
+    cancel.set_total(input.size_hint());
+    let mut output = AtomicFile::create(destination, Some(&input))?;
     let step = piece_size();
-    let mut buf = vec![0u8; step];
+    let mut buf = crate::error::try_vec(step, 0u8, "the file buffer")?;
     let mut out = Vec::new();
     let mut written = 0u64;
     loop {
         cancel.check()?;
-        // Fill the buffer (a read may return less than asked before the end).
-        let mut filled = 0;
-        while filled < step {
-            let n = input
-                .read(&mut buf[filled..])
-                .map_err(|e| io(e, "read", source))?;
-            if n == 0 {
+        let filled = input.read_full(&mut buf, cancel)?;
+        let end = filled < step;
+        let mut at = 0;
+        loop {
+            out.clear();
+            let (taken, more) = code(&buf[at..filled], end, &mut out)?;
+            at += taken;
+            cancel.check()?;
+            output.write_all(&out)?;
+            written += out.len() as u64;
+            if !more && at == filled {
                 break;
             }
-            filled += n;
         }
-        let end = filled < step;
-        out.clear();
-        code(&buf[..filled], end, &mut out)?;
-        cancel.check()?;
-        output.write_all(&out)?;
-        written += out.len() as u64;
         if end {
             break;
         }
@@ -134,7 +73,8 @@ pub fn compress_file(
 ) -> Result<u64, KernelError> {
     let mut encoder = Encoder::new(format, level)?;
     transform(source, destination, cancel, |piece, end, out| {
-        encoder.write(piece, end, out, cancel)
+        encoder.write(piece, end, out, cancel)?;
+        Ok((piece.len(), false))
     })
 }
 
@@ -149,7 +89,8 @@ pub fn decompress_file(
 ) -> Result<u64, KernelError> {
     let mut decoder = Decoder::new(format, max_output.min(usize::MAX as u64) as usize);
     transform(source, destination, cancel, |piece, end, out| {
-        decoder.write(piece, end, out, cancel)
+        let step = decoder.write_bounded(piece, end, out, OUTPUT_STEP, cancel)?;
+        Ok((step.consumed, step.more))
     })
 }
 
@@ -204,7 +145,7 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".offload-tmp"))
+            .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(left.is_empty(), "{left:?}");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -2,13 +2,12 @@
 //! streams. Kernels here are plain Rust; `binding.rs` is the napi glue.
 //!
 //! Backends, chosen by measurement (200 MB of JSON log lines, README "Compression"):
-//! - gzip: libdeflate, each 1 MiB block an independent gzip member compressed on its own
-//!   core. libdeflate is both faster and tighter than zlib at every level, but only compresses
-//!   whole buffers into final streams, so the blocks cannot share one deflate stream; RFC 1952
-//!   lets a gzip file hold several members, and every gunzip reads them all.
-//! - deflate and deflate-raw (one stream, no members to fall back on): zlib-rs, pigz's scheme:
-//!   1 MiB blocks compressed in parallel, each primed with the 32 KiB of input before it as its
-//!   dictionary and ended with a sync flush, the Adler-32 checksums combined.
+//! - gzip, deflate (zlib) and deflate-raw: zlib-rs, pigz's scheme: 1 MiB blocks (256 KiB at
+//!   levels 7-9, so that an abort waits ~10 ms) compressed in parallel, each primed with the
+//!   32 KiB of input before it as its dictionary and ended with a sync flush, the CRC-32 or
+//!   Adler-32 checksums combined. The output is one stream (one gzip member), which every
+//!   decoder reads; libdeflate is faster per core but cannot end a block without ending the
+//!   stream, and a gzip of many members is cut short by curl, wget and other one-member readers.
 //! - zstd: libzstd, its own multi-threaded mode (one frame, as `zstd -T` writes it) up to
 //!   level 9; one thread per call above (a libzstd job cannot be interrupted).
 //! - brotli: the `brotli` crate, one thread per call (its multi-threaded mode needs the
@@ -101,7 +100,7 @@ impl Format {
     }
 }
 
-/// Bytes of input per parallel block (a gzip member, a pigz-style deflate block).
+/// Bytes of input per parallel block (a pigz-style deflate block).
 pub const BLOCK: usize = 1 << 20;
 
 /// Compresses `input` whole. Progress: input bytes.

@@ -190,17 +190,25 @@ impl Kernel for ReadCsv {
     type Output = CsvTable;
     fn run(&mut self, cancel: &Cancel) -> KernelResult<CsvTable> {
         let opts = options(&self.options)?;
-        let file = std::fs::File::open(&self.path)
-            .map_err(|error| KernelError::io(error, "open", &self.path))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok(CsvTable(super::parse::parse_reader(
-            file,
+        // A FIFO or a slow device is read without blocking past the cancel flag.
+        let mut file = crate::fsio::Source::open(&self.path)?;
+        let size = file.size_hint();
+        let table = super::parse::parse_reader(
+            file.reader(cancel),
             &self.path,
             size,
             &opts,
             cancel,
             super::parse::WINDOW,
-        )?))
+        )
+        .map_err(|e| {
+            if cancel.is_cancelled() {
+                KernelError::Aborted
+            } else {
+                e
+            }
+        })?;
+        Ok(CsvTable(table))
     }
 }
 

@@ -260,7 +260,12 @@ impl Builder {
 }
 
 /// The header's names and where the data starts.
-fn header(buf: &[u8], start: usize, opts: &Options) -> Result<(Vec<String>, usize), KernelError> {
+fn header(
+    buf: &[u8],
+    start: usize,
+    opts: &Options,
+    cancel: &Cancel,
+) -> Result<(Vec<String>, usize), KernelError> {
     let mut fields = Vec::new();
     let mut pos = start;
     // Skip blank lines before the first record.
@@ -270,7 +275,13 @@ fn header(buf: &[u8], start: usize, opts: &Options) -> Result<(Vec<String>, usiz
         if !is_blank(buf, &fields, opts.quote) {
             let mut scratch = Vec::new();
             let mut names: Vec<String> = Vec::with_capacity(fields.len());
+            // The names so far, for the duplicate check: linear in the header's width.
+            let mut seen: std::collections::HashSet<String> =
+                std::collections::HashSet::with_capacity(fields.len());
             for (i, &f) in fields.iter().enumerate() {
+                if i % 4096 == 4095 {
+                    cancel.check()?;
+                }
                 if !opts.header {
                     names.push(i.to_string());
                     continue;
@@ -288,10 +299,11 @@ fn header(buf: &[u8], start: usize, opts: &Options) -> Result<(Vec<String>, usiz
                 // A repeated name gets a suffix: "a", "a_2", "a_3".
                 let mut unique = name.to_string();
                 let mut n = 1;
-                while names.contains(&unique) {
+                while seen.contains(&unique) {
                     n += 1;
                     unique = format!("{name}_{n}");
                 }
+                seen.insert(unique.clone());
                 names.push(unique);
             }
             return Ok((names, if opts.header { next } else { pos }));
@@ -526,7 +538,12 @@ fn infer(buf: &[u8], from: usize, opts: &Options, width: usize) -> Vec<ColumnTyp
         .collect()
 }
 
-fn join(kind: ColumnType, parts: Vec<Builder>, rows: usize) -> Column {
+fn join(
+    kind: ColumnType,
+    parts: Vec<Builder>,
+    rows: usize,
+    cancel: &Cancel,
+) -> Result<Column, KernelError> {
     macro_rules! concat {
         ($variant:ident) => {{
             let mut out = Vec::with_capacity(rows);
@@ -538,7 +555,8 @@ fn join(kind: ColumnType, parts: Vec<Builder>, rows: usize) -> Column {
             Column::$variant(out)
         }};
     }
-    match kind {
+    cancel.check()?;
+    Ok(match kind {
         ColumnType::Float64 => concat!(Float64),
         ColumnType::Float32 => concat!(Float32),
         ColumnType::Int32 => concat!(Int32),
@@ -561,6 +579,8 @@ fn join(kind: ColumnType, parts: Vec<Builder>, rows: usize) -> Column {
             let mut index: HashMap<String, u32> = HashMap::new();
             let mut values: Vec<String> = Vec::new();
             for p in parts {
+                // Polled per chunk: a join of millions of distinct values takes a while.
+                cancel.check()?;
                 if let Builder::Category {
                     codes: local,
                     values: local_values,
@@ -589,7 +609,7 @@ fn join(kind: ColumnType, parts: Vec<Builder>, rows: usize) -> Column {
             }
             Column::Category(codes, values)
         }
-    }
+    })
 }
 
 /// What the header and the options fix for the whole file.
@@ -604,7 +624,7 @@ struct Layout {
 /// Reads the byte-order mark, the skipped lines and the header at the start of `input`, and
 /// decides the columns (inferring their types from the records that follow in `input`).
 /// Returns the layout and where the data starts.
-fn layout(input: &[u8], opts: &Options) -> Result<(Layout, usize), KernelError> {
+fn layout(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<(Layout, usize), KernelError> {
     let mut start = 0;
     if input.starts_with(&[0xef, 0xbb, 0xbf]) {
         start = 3;
@@ -615,13 +635,19 @@ fn layout(input: &[u8], opts: &Options) -> Result<(Layout, usize), KernelError> 
             None => start = input.len(),
         }
     }
-    let (names, data) = header(input, start, opts)?;
+    let (names, data) = header(input, start, opts, cancel)?;
     let width = names.len();
     let (selected, inferred): (Vec<(usize, String, ColumnType)>, bool) = match &opts.columns {
         Some(list) => {
+            let index: std::collections::HashMap<&str, usize> = names
+                .iter()
+                .enumerate()
+                .rev() // the first of equal names wins
+                .map(|(i, n)| (n.as_str(), i))
+                .collect();
             let mut out = Vec::with_capacity(list.len());
             for (name, kind) in list {
-                let i = names.iter().position(|n| n == name).ok_or_else(|| {
+                let i = index.get(name.as_str()).copied().ok_or_else(|| {
                     KernelError::InvalidValue(format!(
                         "options.columns names '{name}', which is not a column of the file; its columns are: {}",
                         names.join(", ")
@@ -732,14 +758,19 @@ fn parse_region(
     Ok(())
 }
 
-fn finish(layout: Layout, parts: Parts, opts: &Options) -> Table {
+fn finish(
+    layout: Layout,
+    parts: Parts,
+    opts: &Options,
+    cancel: &Cancel,
+) -> Result<Table, KernelError> {
     let mut rows = parts.rows;
     let mut columns: Vec<(String, ColumnType, Column)> = layout
         .selected
         .into_iter()
         .zip(parts.per_column)
-        .map(|((_, name, kind), p)| (name, kind, join(kind, p, rows)))
-        .collect();
+        .map(|((_, name, kind), p)| Ok((name, kind, join(kind, p, rows, cancel)?)))
+        .collect::<Result<_, KernelError>>()?;
     if let Some(max) = opts.max_rows {
         if rows > max {
             rows = max;
@@ -748,18 +779,18 @@ fn finish(layout: Layout, parts: Parts, opts: &Options) -> Table {
             }
         }
     }
-    Table {
+    Ok(Table {
         names: layout.names,
         rows,
         columns,
         inferred: layout.inferred,
-    }
+    })
 }
 
 /// Parses `input` into a table. Progress: input bytes.
 pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, KernelError> {
     cancel.set_total(input.len() as u64);
-    let (layout, data) = layout(input, opts)?;
+    let (layout, data) = layout(input, opts, cancel)?;
     let mut parts = Parts::new(&layout);
     parse_region(
         input,
@@ -771,7 +802,7 @@ pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, Ker
         0,
         cancel,
     )?;
-    Ok(finish(layout, parts, opts))
+    finish(layout, parts, opts, cancel)
 }
 
 /// The end of the last whole record in `buf[from..]`, which starts outside quotes: just after
@@ -794,6 +825,14 @@ fn last_record_end(buf: &[u8], from: usize, quote: u8) -> Option<usize> {
 
 /// Bytes read from a file per window.
 pub const WINDOW: usize = 64 << 20;
+
+/// The longest record a file read window by window may hold: the per-buffer limit
+/// (`configure({ maxAllocation })`), and never more than 1 GiB (twice the longest string V8
+/// makes), so that a file with no line end (`/dev/zero`, a binary file) is an error, not a
+/// process that grows until memory runs out.
+fn longest_record() -> usize {
+    crate::error::max_allocation().min(1 << 30)
+}
 
 /// Parses a file window by window: the typed columns, plus one window of text (and the
 /// record cut at its end) in memory, never the whole file. With `max_rows`, reading stops
@@ -823,7 +862,7 @@ pub fn parse_reader(
         eof = eof || n < window;
         if state.is_none() {
             // The header, the skipped lines and the type sample come from the first window.
-            let (layout, data) = layout(&buf, opts)?;
+            let (layout, data) = layout(&buf, opts, cancel)?;
             let parts = Parts::new(&layout);
             state = Some((layout, parts));
             lines_before += memchr::memchr_iter(b'\n', &buf[..data]).count() as u64;
@@ -837,7 +876,22 @@ pub fn parse_reader(
         } else {
             match last_record_end(&buf, from, opts.quote) {
                 Some(cut) => cut,
-                None => continue, // one record longer than the window: read on
+                // A record longer than the window: read on, up to the longest record allowed.
+                None if buf.len().saturating_add(window) <= longest_record() => continue,
+                None => {
+                    return Err(csv_error(
+                        "ERR_CSV_RECORD_TOO_LONG",
+                        lines_before + 1,
+                        "",
+                        &buf[..buf.len().min(40)],
+                        &format!(
+                            "no end of line in {} bytes (a record may be at most {} bytes: \
+                             configure({{ maxAllocation }}), and 1 GiB at most)",
+                            buf.len(),
+                            longest_record()
+                        ),
+                    ))
+                }
             }
         };
         parse_region(&buf, from, cut, opts, layout, parts, lines_before, cancel)?;
@@ -849,7 +903,7 @@ pub fn parse_reader(
         }
     }
     let (layout, parts) = state.expect("the first window was read");
-    Ok(finish(layout, parts, opts))
+    finish(layout, parts, opts, cancel)
 }
 
 fn truncate(c: &mut Column, n: usize) {
