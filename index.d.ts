@@ -248,7 +248,10 @@ export function hashFiles<E extends HashEncoding = 'hex'>(paths: readonly PathLi
  * Reads `readable` (a Readable stream or any async iterable of strings and byte chunks) to
  * its end and resolves to the digest of everything it yielded, hashed off the main thread as
  * chunks arrive (an upload endpoint can hash a body without buffering it). Same digest as
- * `hash` of the whole body. An abort destroys the readable and rejects with `AbortError`.
+ * `hash` of the whole body. No chunk is read after the iterable is asked for the next one
+ * (a generator may refill one buffer): chunks under 1 MiB are copied into a batch, larger ones
+ * hashed in place first. An abort rejects with `AbortError` at once, whatever the iterable
+ * does, and destroys a Readable. Counted as one call in `stats()`.
  * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `readable` is not async-iterable.
  */
 export function hashStream<E extends HashEncoding = 'hex'>(
@@ -274,16 +277,18 @@ export interface DecompressOptions extends ProgressOptions {
   format?: CompressionFormat | 'auto'
   /**
    * The most output bytes allowed; past it the call rejects with `RangeError`
-   * `ERR_BUFFER_TOO_LARGE` having allocated at most this much. Default: the per-buffer
-   * `maxAllocation` (see `configure`), at most `buffer.constants.MAX_LENGTH`.
+   * `ERR_BUFFER_TOO_LARGE` having allocated at most this much. `decompress` (a Buffer result):
+   * default the per-buffer `maxAllocation` (see `configure`), at most
+   * `buffer.constants.MAX_LENGTH`. `decompressFile` and `createDecompressStream` write as they
+   * decode, in bounded memory: no limit by default, any safe integer allowed.
    */
   maxOutputLength?: number
 }
 
 /**
- * Compresses `input` on every core. gzip output larger than 1 MiB of input is a series of
- * gzip members (each 1 MiB of input), which gunzip, node:zlib and every RFC 1952 reader decode
- * to the whole. Progress: input bytes.
+ * Compresses `input` on every core. gzip, deflate and deflate-raw output is one stream (for
+ * gzip, one member) made pigz's way, which every decoder reads: curl, wget, browsers, proxies,
+ * Python's zlib. Progress: input bytes.
  * @throws {RangeError} `ERR_OUT_OF_RANGE` for a level outside the format's range.
  */
 export function compress(input: HashInput, options?: CompressOptions): Promise<Buffer>
@@ -296,7 +301,12 @@ export function decompress(input: HashInput, options?: DecompressOptions): Promi
 /**
  * Compresses the file `source` into `destination` in bounded memory, read and written in
  * Rust. The destination appears only when complete (written under a temporary name beside it,
- * then renamed): an error or an abort leaves it as it was. Resolves to the bytes written.
+ * then renamed): an error or an abort leaves it as it was, and the temporary file is gone when
+ * the Promise settles. An existing destination keeps its mode; a new one gets the source's
+ * permission bits (as `gzip -k`); a symbolic link stays a link and its target gets the bytes.
+ * A destination that is a directory (`EISDIR`), not a regular file, or the source itself
+ * (`ERR_INVALID_ARG_VALUE`) is refused before any work. A source that blocks (a FIFO) never
+ * delays an abort. Resolves to the bytes written.
  */
 export function compressFile(source: PathLike, destination: PathLike, options?: CompressOptions): Promise<number>
 /** Decompresses the file `source` into `destination`; as `compressFile`. Resolves to the bytes written. */
@@ -310,11 +320,17 @@ export interface StreamOptions {
 }
 /**
  * A Transform that compresses, for `stream.pipeline()` where `zlib.createGzip()` goes: chunks
- * gather while the previous batch compresses on every core; output order is kept; `destroy()`
- * or the signal stops the native work.
+ * written while a batch compresses on every core form the next batch; output order is kept;
+ * `destroy()` or the signal stops the native work. A chunk is read in place: its write
+ * callback comes once native code no longer reads it (so a writer may then refill it), and its
+ * ArrayBuffer is marked untransferable. Counted as one call in `stats()`.
  */
 export function createCompressStream(options?: Omit<CompressOptions, keyof ProgressOptions> & StreamOptions): import('node:stream').Transform
-/** A Transform that decompresses, where `zlib.createGunzip()` goes. */
+/**
+ * A Transform that decompresses, where `zlib.createGunzip()` goes. Output comes in steps of at
+ * most 1 MiB and stops while the consumer does not read (the writer is then held), so memory
+ * follows the consumer, not the input: a bomb through a stalled consumer stays small.
+ */
 export function createDecompressStream(options?: Omit<DecompressOptions, keyof ProgressOptions> & StreamOptions): import('node:stream').Transform
 
 /** The column types of `parseCsv` and `readCsv`. */

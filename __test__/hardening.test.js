@@ -86,7 +86,9 @@ suite('memory limits', () => {
         offload.mandelbrot({ width: 40000, height: 40000, maxIterations: 1 }),
         offload.resize(pixel, { width: 30000, height: 30000, filter: 'nearest' }),
         offload.sort(new Float64Array(1e6)),
-      ]).then((all) => console.log(JSON.stringify(all.map((r) => r.status === 'fulfilled' ? r.value.length ?? r.value.data.length : [r.reason.name, r.reason.code]))))`
+        // 2e8 results fit (1.6 GB); the candidates of 1,000 queries (1.6 GB more) do not.
+        offload.topK({ data: new Float32Array(400_000), rows: 200_000, cols: 2 }, { data: new Float32Array(2_000).fill(1), rows: 1_000, cols: 2 }, 200_000, { metric: 'dot' }),
+      ]).then((all) => console.log(JSON.stringify(all.map((r) => r.status === 'fulfilled' ? r.value.length ?? r.value.data?.length ?? r.value.indices.length : [r.reason.name, r.reason.code]))))`
     // 3 GiB of address space: Node starts, a 6.4 GB or 3.6 GB buffer cannot be had.
     const r = spawnSync('/bin/sh', ['-c', `ulimit -v 3145728 && exec "${process.execPath}" -e "$0"`, script], { encoding: 'utf8', timeout: 60_000 })
     assert.equal(r.status, 0, r.stderr)
@@ -94,6 +96,7 @@ suite('memory limits', () => {
       ['RangeError', 'ERR_OUT_OF_MEMORY'],
       ['RangeError', 'ERR_OUT_OF_MEMORY'],
       1e6,
+      ['RangeError', 'ERR_OUT_OF_MEMORY'],
     ])
   })
 })

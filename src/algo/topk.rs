@@ -98,13 +98,24 @@ struct Best<T> {
 }
 
 impl<T: Element> Best<T> {
-    fn new(k: usize, larger_first: bool) -> Self {
-        Self {
+    /// A buffer for at most `pushes` candidates. Its room is reserved here, fallibly (a
+    /// failed allocation is an error, never an abort): at most twice `k` (at least 2,048) or
+    /// `pushes`, what `push` can fill before a cut, so `push` never reallocates.
+    fn new(k: usize, larger_first: bool, pushes: usize) -> Result<Self, KernelError> {
+        let mut hits = Vec::new();
+        let room = Self::cut_at(k).min(pushes.saturating_add(1));
+        crate::error::try_reserve(&mut hits, room, "the best candidates")?;
+        Ok(Self {
             k,
             larger_first,
-            hits: Vec::with_capacity(2 * k.min(1 << 16)),
+            hits,
             threshold: None,
-        }
+        })
+    }
+
+    /// The buffer's length at which it is cut back to k.
+    fn cut_at(k: usize) -> usize {
+        2 * k.max(1024)
     }
 
     #[inline]
@@ -122,7 +133,7 @@ impl<T: Element> Best<T> {
             }
         }
         self.hits.push(Hit { score, row });
-        if self.hits.len() >= 2 * self.k.max(1024) {
+        if self.hits.len() >= Self::cut_at(self.k) {
             self.cut();
         }
     }
@@ -145,10 +156,11 @@ impl<T: Element> Best<T> {
         }
     }
 
-    fn merge(mut self, other: Best<T>) -> Self {
+    fn merge(mut self, other: Best<T>) -> Result<Self, KernelError> {
+        crate::error::try_reserve(&mut self.hits, other.hits.len(), "the best candidates")?;
         self.hits.extend(other.hits);
         self.cut();
-        self
+        Ok(self)
     }
 
     fn finish(mut self) -> Vec<Hit<T>> {
@@ -321,8 +333,8 @@ pub fn top_k<T: Element>(
                 .into_par_iter()
                 .map(|p| {
                     cancel.check()?;
-                    let mut best = Best::new(k, larger_first);
                     let (from, to) = (p * PART, ((p + 1) * PART).min(rows));
+                    let mut best = Best::new(k, larger_first, to - from)?;
                     for r in from..to {
                         let v = &vectors[r * cols..(r + 1) * cols];
                         let s = if metric == Metric::Cosine {
@@ -342,7 +354,8 @@ pub fn top_k<T: Element>(
                     cancel.advance((to - from) as u64);
                     Ok(best)
                 })
-                .try_reduce(|| Best::new(k, larger_first), |a, b| Ok(a.merge(b)))?;
+                .try_reduce_with(|a, b| a.merge(b))
+                .unwrap_or_else(|| Best::new(k, larger_first, 0))?;
             all.push(best.finish());
         }
         all
@@ -350,7 +363,9 @@ pub fn top_k<T: Element>(
         // Many queries: scores of a block of stored rows for all queries at once (GEMM), then
         // each query's best k updated from its row of the block, queries in parallel.
         let block_rows = ((32 << 20) / (nq * std::mem::size_of::<T>())).clamp(256, 8192);
-        let mut bests: Vec<Best<T>> = (0..nq).map(|_| Best::new(k, larger_first)).collect();
+        let mut bests: Vec<Best<T>> = (0..nq)
+            .map(|_| Best::new(k, larger_first, rows))
+            .collect::<Result<_, KernelError>>()?;
         let mut block = try_zeroed_vec::<T>(nq * block_rows.min(rows), "a block of scores")?;
         let q = MatRef::from_row_major_slice(queries, nq, cols);
         for start in (0..rows).step_by(block_rows) {

@@ -171,9 +171,10 @@ impl Encoder {
     fn block_size(&self) -> usize {
         match self.inner {
             Inner::Brotli { .. } => BROTLI_BLOCK,
-            // A block cannot be interrupted: at the slow levels (zlib-rs 7-8, asked as 6-9,
-            // run at 15-40 MB/s per core) a quarter of the size keeps an abort's wait near 10 ms.
-            Inner::Deflate { level, .. } if zlib_rs_level(level) >= 7 => BLOCK / 4,
+            // A block cannot be interrupted: at the slowest levels (zlib-rs 8, asked as 8-9,
+            // 40 MB/s per core) a quarter of the size keeps an abort's wait near 10 ms. (Each
+            // block first indexes the 32 KiB before it: smaller blocks cost more.)
+            Inner::Deflate { level, .. } if zlib_rs_level(level) >= 8 => BLOCK / 4,
             _ => BLOCK,
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Backends, chosen by measurement (200 MB of JSON log lines, README "Compression"):
 //! - gzip, deflate (zlib) and deflate-raw: zlib-rs, pigz's scheme: 1 MiB blocks (256 KiB at
-//!   levels 7-9, so that an abort waits ~10 ms) compressed in parallel, each primed with the
+//!   levels 8-9, so that an abort waits ~10 ms) compressed in parallel, each primed with the
 //!   32 KiB of input before it as its dictionary and ended with a sync flush, the CRC-32 or
 //!   Adler-32 checksums combined. The output is one stream (one gzip member), which every
 //!   decoder reads; libdeflate is faster per core but cannot end a block without ending the
