@@ -19,8 +19,13 @@ const LEVELS = {
   zstd: [1, 19],
   brotli: [0, 11],
 }
-/** Input a stream's writable side holds before its writer waits: a few blocks per core. */
-const COMPRESS_BATCH = 4 << 20
+/**
+ * Input a stream's writable side holds before its writer waits. The chunks a step reads count
+ * until its callback, so the writer can gather the next batch meanwhile only below this mark:
+ * 16 MiB lets a compressing stream keep about 8 MiB in flight and 8 MiB gathering (measured:
+ * 1.4x zlib.createGzip() at 4 MiB, 1.7x at 8, 1.9x at 16, on 64 KiB chunks, 2 cores).
+ */
+const COMPRESS_BATCH = 16 << 20
 const DECOMPRESS_BATCH = 1 << 20
 /** Output one decompressing stream step makes at most, before it looks at its consumer again. */
 const DECOMPRESS_STEP = 1 << 20

@@ -350,6 +350,16 @@ impl AtomicFile {
     }
 }
 
+/// The temporary files [`AtomicFile`] left in `dir` (for tests: there should be none).
+#[cfg(test)]
+pub fn temporaries_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".offload-") && n.ends_with(".tmp"))
+        .collect()
+}
+
 fn quoted(path: &Path) -> String {
     format!("'{}'", path.to_string_lossy())
 }
@@ -436,11 +446,7 @@ mod tests {
         let long = dir.join("n".repeat(255));
         write_through(&long, None, b"f").unwrap();
         assert_eq!(std::fs::read(&long).unwrap(), b"f");
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".tmp"))
-            .collect();
+        let left = temporaries_in(&dir);
         assert!(left.is_empty(), "{left:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
