@@ -179,11 +179,13 @@ class NativeTransform extends Transform {
     step((token) => this.#write(chunks, finish, this.#outputStep, token), this.#controller.signal).then(
       ({ output, consumed, more }) => {
         this.#running = false
-        this.#take(consumed)
         if (this.destroyed) {
+          // The step has stopped: no chunk is read any more, taken or not.
+          this.#release()
           this.#settleDestroyed(this.errored)
           return
         }
+        this.#take(consumed)
         this.#more = more
         if (output.byteLength > 0 && !this.push(asBuffer(output))) this.#full = true
         if (finish && !more) {

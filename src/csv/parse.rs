@@ -483,8 +483,14 @@ fn parse_chunk(
         }
         rows += 1;
         since_check += pos - start;
-        if since_check >= 1 << 20 {
-            cancel.check()?;
+        // Every 256 KiB: dictionary (category) columns parse at ~15 MB/s per core, so that
+        // is ~15 ms of work between two looks at the flag.
+        if since_check >= 256 << 10 {
+            if let Err(e) = cancel.check() {
+                // Millions of small strings take a while to free: not on the way out.
+                crate::reaper::drop_in_background(columns);
+                return Err(e);
+            }
             cancel.advance(since_check as u64);
             since_check = 0;
         }
@@ -578,28 +584,54 @@ fn join(
             let mut codes = Vec::with_capacity(rows);
             let mut index: HashMap<String, u32> = HashMap::new();
             let mut values: Vec<String> = Vec::new();
-            for p in parts {
-                // Polled per chunk: a join of millions of distinct values takes a while.
-                cancel.check()?;
+            let mut parts = parts.into_iter();
+            // Polled every few thousand values: a join of millions of distinct values takes a
+            // while. What is built so far (millions of strings) is freed on another thread.
+            let aborted = |rest| {
+                crate::reaper::drop_in_background(rest);
+                Err(KernelError::Aborted)
+            };
+            while let Some(p) = parts.next() {
+                if cancel.is_cancelled() {
+                    return aborted((
+                        index,
+                        values,
+                        codes,
+                        parts.collect::<Vec<_>>(),
+                        Vec::new(),
+                        p,
+                    ));
+                }
                 if let Builder::Category {
                     codes: local,
                     values: local_values,
                     ..
                 } = p
                 {
-                    let map: Vec<u32> = local_values
-                        .into_iter()
-                        .map(|v| {
-                            if let Some(&code) = index.get(&v) {
-                                code
-                            } else {
-                                let code = values.len() as u32;
-                                index.insert(v.clone(), code);
-                                values.push(v);
-                                code
-                            }
-                        })
-                        .collect();
+                    let mut map: Vec<u32> = Vec::with_capacity(local_values.len());
+                    let mut local_values = local_values.into_iter();
+                    while let Some(v) = local_values.next() {
+                        if map.len() % 8192 == 8191 && cancel.is_cancelled() {
+                            let unread = local_values.collect::<Vec<_>>();
+                            let none = Builder::Int32(Vec::new());
+                            return aborted((
+                                index,
+                                values,
+                                codes,
+                                parts.collect::<Vec<_>>(),
+                                unread,
+                                none,
+                            ));
+                        }
+                        map.push(if let Some(&code) = index.get(&v) {
+                            code
+                        } else {
+                            let code = values.len() as u32;
+                            index.insert(v.clone(), code);
+                            values.push(v);
+                            code
+                        });
+                    }
                     codes.extend(
                         local
                             .iter()
@@ -723,7 +755,7 @@ fn parse_region(
         .enumerate()
         .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(to)))
         .collect();
-    let chunks: Vec<Chunk> = ranges
+    let results: Vec<Result<Chunk, KernelError>> = ranges
         .par_iter()
         .map(|&(a, b)| {
             cancel.check()?;
@@ -738,7 +770,15 @@ fn parse_region(
                 cancel,
             )
         })
-        .collect::<Result<_, KernelError>>()?;
+        .collect();
+    if let Some(i) = results.iter().position(Result::is_err) {
+        let mut results = results;
+        let error = results.swap_remove(i).err().expect("an error at i");
+        // The chunks already built (their strings, their dictionaries) are freed elsewhere.
+        crate::reaper::drop_in_background(results);
+        return Err(error);
+    }
+    let chunks: Vec<Chunk> = results.into_iter().map(|r| r.expect("no error")).collect();
     // The first failure in file order.
     if let Some(f) = chunks.iter().find_map(|c| c.failure.as_ref()) {
         let column = layout
@@ -792,7 +832,7 @@ pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, Ker
     cancel.set_total(input.len() as u64);
     let (layout, data) = layout(input, opts, cancel)?;
     let mut parts = Parts::new(&layout);
-    parse_region(
+    if let Err(e) = parse_region(
         input,
         data,
         input.len(),
@@ -801,7 +841,10 @@ pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, Ker
         &mut parts,
         0,
         cancel,
-    )?;
+    ) {
+        crate::reaper::drop_in_background(parts);
+        return Err(e);
+    }
     finish(layout, parts, opts, cancel)
 }
 
