@@ -262,9 +262,12 @@ function finish(job, ok, result) {
       job.reject(withCallerStack(result, job.stack))
     }
   } else if (job.state === 'stopping') {
-    // Aborted while running, settled now that the kernel has stopped.
-    job.state = 'aborted'
-    job.reject(abortError(job.signal))
+    // Aborted while running, settled now that the kernel has stopped: rejected, unless the
+    // kernel had already finished its work (a file renamed into place), which stands.
+    job.state = 'settled'
+    count(job, ok ? 'completed' : 'cancelled')
+    if (ok) job.resolve(result)
+    else job.reject(abortError(job.signal))
   }
   // An aborted job was settled by abortJob already; its slot is only free now.
   pump()
@@ -276,8 +279,7 @@ function abortJob(job) {
     // the libuv pool never holds more than maxInFlight of our tasks.
     job.token.cancel()
     if (job.settleAfterStop) {
-      job.state = 'stopping' // `finish` rejects once the kernel has stopped
-      count(job, 'cancelled')
+      job.state = 'stopping' // `finish` settles once the kernel has stopped
       unlisten(job)
       return
     }

@@ -27,6 +27,10 @@ use crate::pool;
 /// napi can hand to JS (typed arrays built from a `Vec` are handed over without a copy).
 pub trait Kernel: Send + 'static {
     type Output: ToNapiValue + TypeName + Send + 'static;
+    /// The kernel's work is visible outside the process once `run` returns (a file renamed
+    /// into place): its result stands even if the call was cancelled meanwhile. Others are
+    /// rejected when cancelled as they finish, so that no result is built for them.
+    const COMMITS: bool = false;
     fn run(&mut self, cancel: &Cancel) -> KernelResult<Self::Output>;
 }
 
@@ -124,7 +128,9 @@ impl<K: Kernel> Task for Job<K> {
             let output = pool.install(|| kernel.run(cancel))?;
             // Cancelled while the kernel finished: the result is not built on the JS thread
             // (strings, objects) for a call that has already been rejected.
-            cancel.check()?;
+            if !K::COMMITS {
+                cancel.check()?;
+            }
             Ok(output)
         }));
         drop(self.slot.take());

@@ -116,6 +116,7 @@ pub struct CodeFile {
 
 impl Kernel for CodeFile {
     type Output = f64;
+    const COMMITS: bool = true;
     fn run(&mut self, cancel: &Cancel) -> KernelResult<f64> {
         let (source, destination) = (
             std::path::Path::new(&self.source),

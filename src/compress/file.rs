@@ -59,6 +59,9 @@ fn transform(
             break;
         }
     }
+    // The last look at the flag: once renamed, the destination is the new file and the call
+    // resolves, however late an abort comes.
+    cancel.check()?;
     output.commit()?;
     Ok(written)
 }
