@@ -392,6 +392,105 @@ export function parseCsv(input: string | Uint8Array, options?: CsvOptions): Prom
 /** `parseCsv` of a file, read in Rust (never into a JS string). Paths and fs errors as `hashFile`. */
 export function readCsv(path: PathLike, options?: CsvOptions): Promise<CsvTable>
 
+/** The password hashing algorithms; argon2id is the one to choose for new hashes. */
+export type PasswordAlgorithm = 'argon2id' | 'argon2i' | 'argon2d' | 'scrypt' | 'bcrypt'
+
+/**
+ * An algorithm and its costs. Defaults (OWASP Password Storage Cheat Sheet): argon2id with
+ * `memoryCost` 19456 KiB, `timeCost` 2, `parallelism` 1; scrypt `N` 2^17, `r` 8, `p` 1;
+ * bcrypt `cost` 12. `hashLength` (argon2, scrypt) defaults to 32 bytes. An option of another
+ * algorithm than the one chosen is refused with `ERR_INVALID_ARG_VALUE`.
+ */
+export interface PasswordParams {
+  /** Default `'argon2id'`. */
+  algorithm?: PasswordAlgorithm
+  /** argon2: memory in KiB, at least 8 * parallelism. */
+  memoryCost?: number
+  /** argon2: passes over the memory, at least 1. */
+  timeCost?: number
+  /** argon2: lanes, computed in parallel on offload's threads. */
+  parallelism?: number
+  /** scrypt: CPU/memory cost, a power of two (memory is 128 * N * r bytes per lane). */
+  N?: number
+  /** scrypt: block size. */
+  r?: number
+  /** scrypt: parallelism (lanes run on offload's threads). */
+  p?: number
+  /** bcrypt: log2 of the rounds, 4 to 31. */
+  cost?: number
+  /** argon2, scrypt: bytes of hash, 4 to 1024. Default 32. */
+  hashLength?: number
+}
+
+export interface HashPasswordOptions extends PasswordParams, ProgressOptions {
+  /** The salt; default 16 random bytes from the operating system (argon2, scrypt: 8 to 1024 bytes; bcrypt: exactly 16). */
+  salt?: ArrayBufferView | ArrayBuffer
+  /** argon2: a secret key (pepper) mixed into the hash and kept out of the database; verify needs it too. */
+  secret?: ArrayBufferView | ArrayBuffer
+  /** argon2: associated data, stored in the string as `data=`. At most 1024 bytes. */
+  associatedData?: ArrayBufferView | ArrayBuffer
+  /**
+   * bcrypt: hash only the first 72 bytes of a longer password, as other bcrypt packages do
+   * silently. Without it such a password rejects with `ERR_OUT_OF_RANGE`.
+   */
+  truncate?: boolean
+}
+
+/**
+ * Hashes a password off the main thread and resolves to the string to store: PHC format for
+ * argon2 (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) and scrypt
+ * (`$scrypt$ln=17,r=8,p=1$<salt>$<hash>`), modular crypt format for bcrypt (`$2b$12$...`).
+ * @param password A string (hashed as UTF-8) or bytes. NUL bytes are hashed like any other.
+ * @throws {RangeError} `ERR_OUT_OF_RANGE` for a cost outside its range (memoryCost below 8 *
+ *   parallelism, timeCost 0, N not a power of two, cost outside 4-31), a salt shorter than 8
+ *   bytes, or a bcrypt password over 72 bytes without `truncate`.
+ * @example
+ * const stored = await hashPassword('correct horse battery staple')
+ * await verifyPassword(stored, 'correct horse battery staple')  // true
+ */
+export function hashPassword(password: string | ArrayBufferView | ArrayBuffer, options?: HashPasswordOptions): Promise<string>
+
+export interface VerifyPasswordOptions extends ProgressOptions {
+  /** The most memory, in bytes, a stored string may ask for. Default 256 MiB. */
+  maxMemory?: number
+  /** argon2: the most passes (`t`). Default 10. */
+  maxTime?: number
+  /** argon2's lanes and scrypt's `p`: the most. Default 16. */
+  maxParallelism?: number
+  /** bcrypt: the highest cost. Default 16. */
+  maxBcryptCost?: number
+  /** argon2: the secret the hash was made with (ignored for scrypt and bcrypt strings). */
+  secret?: ArrayBufferView | ArrayBuffer
+  /** bcrypt: compare only the first 72 bytes of a longer password (as `hashPassword`'s `truncate`). */
+  truncate?: boolean
+}
+
+/**
+ * Whether `password` matches the stored string (argon2id/argon2i/argon2d, scrypt, bcrypt
+ * `$2a$`/`$2b$`/`$2y$`), comparing in constant time. The string's parameters are read and
+ * bounded before any memory is taken.
+ * @throws {TypeError} `ERR_PASSWORD_HASH_INVALID` when `encoded` is not a password hash (a
+ *   malformed string is an error, never `false`).
+ * @throws {RangeError} `ERR_PASSWORD_HASH_LIMIT` when the string asks for more than the limits.
+ * @example
+ * if (await verifyPassword(user.hash, body.password)) login(user)
+ */
+export function verifyPassword(
+  encoded: string,
+  password: string | ArrayBufferView | ArrayBuffer,
+  options?: VerifyPasswordOptions,
+): Promise<boolean>
+
+/**
+ * Whether `encoded` was made with another algorithm, version, cost parameters or hash length
+ * than `params` (default: the defaults), or with a salt under 16 bytes; synchronous, hashes
+ * nothing. Call it after a successful verify to upgrade stored hashes.
+ * @throws {TypeError} `ERR_PASSWORD_HASH_INVALID` when `encoded` is not a password hash.
+ * @example
+ * if (await verifyPassword(user.hash, pw) && needsRehash(user.hash)) user.hash = await hashPassword(pw)
+ */
+export function needsRehash(encoded: string, params?: PasswordParams): boolean
+
 /**
  * π(n): the number of primes <= n, by a segmented sieve over all cores (memory bounded by the
  * segment size and sqrt(n), not by n).

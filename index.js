@@ -12,6 +12,7 @@ const algo = require('./lib/algo.js')
 const image = require('./lib/image.js')
 const compression = require('./lib/compress.js')
 const csv = require('./lib/csv.js')
+const password = require('./lib/password.js')
 const { AbortError, outOfRange } = require('./lib/errors.js')
 const { counters, pump } = require('./lib/scheduler.js')
 const v = require('./lib/validate.js')
@@ -127,6 +128,7 @@ const { hash, hashMany, hashFile, hashFiles, hashStream } = hashing
 const { compress, decompress, compressFile, decompressFile, createCompressStream, createDecompressStream } = compression
 const { countPrimes, primes, matmul, mandelbrot, topK } = algo
 const { parseCsv, readCsv } = csv
+const { hashPassword, verifyPassword, needsRehash } = password
 const { grayscale, blur, resize } = image
 
 // Shorthand names only: Node's ESM loader reads them, so `import { sort } from 'offload'` works.
@@ -149,6 +151,9 @@ module.exports = {
   createDecompressStream,
   parseCsv,
   readCsv,
+  hashPassword,
+  verifyPassword,
+  needsRehash,
   countPrimes,
   primes,
   matmul,

@@ -734,6 +734,66 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     }
 }
 
+/// Password hashing against the RustCrypto crates (`argon2`, which @node-rs/argon2 wraps,
+/// `scrypt`) and the `bcrypt` crate (@node-rs/bcrypt's): the same parameters and salt.
+fn password_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
+    use offload::password::argon2::{argon2, Argon2Input, Argon2Params, Variant, VERSION_13};
+    let c = Cancel::new();
+    let salt = [7u8; 16];
+    for (name, m, t, p) in [
+        ("password argon2id m=19456 t=2 p=1 (OWASP)", 19456u32, 2u32, 1u32),
+        ("password argon2id m=65536 t=3 p=4", 65536, 3, 4),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let params = Argon2Params { variant: Variant::Argon2id, version: VERSION_13, memory_kib: m, passes: t, lanes: p };
+        let input = Argon2Input { password: b"correct horse battery staple", salt: &salt, secret: &[], associated_data: &[] };
+        let ours = measure(runs, || (), |_| {
+            let mut tag = [0u8; 32];
+            argon2(&params, &input, &mut tag, &c).unwrap();
+            black_box(tag);
+        });
+        let theirs = measure(runs, || (), |_| {
+            let ctx = argon2::Argon2::new(
+                argon2::Algorithm::Argon2id,
+                argon2::Version::V0x13,
+                argon2::Params::new(m, t, p, Some(32)).unwrap(),
+            );
+            let mut tag = [0u8; 32];
+            ctx.hash_password_into(b"correct horse battery staple", &salt, &mut tag).unwrap();
+            black_box(tag);
+        });
+        print_row(&row(name, ours, vec![("RustCrypto argon2 0.6 (parallel)", theirs)]));
+    }
+    let name = "password scrypt N=2^17 r=8 p=1";
+    if wanted(name) {
+        use offload::password::scrypt::{scrypt, ScryptParams};
+        let ours = measure(runs, || (), |_| {
+            let mut out = [0u8; 32];
+            scrypt(&ScryptParams { log_n: 17, r: 8, p: 1 }, b"pw", &salt, &mut out, &c).unwrap();
+            black_box(out);
+        });
+        let theirs = measure(runs, || (), |_| {
+            let mut out = [0u8; 32];
+            scrypt::scrypt(b"pw", &salt, &scrypt::Params::new(17, 8, 1).unwrap(), &mut out).unwrap();
+            black_box(out);
+        });
+        print_row(&row(name, ours, vec![("RustCrypto scrypt 0.12", theirs)]));
+    }
+    let name = "password bcrypt cost 12";
+    if wanted(name) {
+        use offload::password::bcrypt::{bcrypt, key_of};
+        let ours = measure(runs, || (), |_| {
+            black_box(bcrypt(12, &salt, &key_of(b"pw"), &c).unwrap());
+        });
+        let theirs = measure(runs, || (), |_| {
+            black_box(bcrypt::hash_with_salt(b"pw", 12, salt).unwrap());
+        });
+        print_row(&row(name, ours, vec![("bcrypt crate 0.19", theirs)]));
+    }
+}
+
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -767,5 +827,6 @@ fn main() {
         hash_rows(3, &wanted);
         primes_row(threads, &wanted);
         compress_rows(5, threads, &wanted);
+        password_rows(7, &wanted);
     });
 }
