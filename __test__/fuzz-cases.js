@@ -210,6 +210,14 @@ const anything = fc.oneof(
 /** Each position: usually something that passes the checks, sometimes anything at all. */
 const either = (valid, weight = 3) => fc.oneof({ weight, arbitrary: valid }, { weight: 1, arbitrary: anything })
 
+/** Well-formed password hash strings with cheap parameters (arbitrary hash bytes: verifying any password against them resolves false). */
+const STORED_HASHES = [
+  '$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$g8b5fsWnwBbyGzOaBVJPRXtTqa4s6nypyCmdQuOiFP0',
+  '$argon2i$v=19$m=256,t=2,p=2$c29tZXNhbHRzb21lc2FsdA$Ri7j6Rd8JM2slT9F8m1XkK1CePuD5UX10F0Trs3xZkw',
+  '$scrypt$ln=4,r=2,p=1$c29tZXNhbHRzb21lc2FsdA$hOtSVb2Fp0tdy+9n6fM6Iyy0wGIShoQ2ZW/yVBY8xXU',
+  '$2b$04$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW',
+]
+
 /** A signal that aborts soon, one aborted already, or anything. */
 const signal = fc.oneof(
   { weight: 6, arbitrary: fc.constant(null).map(() => AbortSignal.timeout(ABORT_AFTER_MS)) },
@@ -312,6 +320,27 @@ const CALLS = {
     }),
   ),
   readCsv: fc.tuple(either(paths), options({ header: either(fc.boolean()) })),
+  hashPassword: fc.tuple(
+    either(fc.oneof(fc.string({ maxLength: 80 }), bytes)),
+    options({
+      algorithm: either(fc.constantFrom('argon2id', 'argon2i', 'argon2d', 'scrypt', 'bcrypt')),
+      memoryCost: either(int(0, 4096)),
+      timeCost: either(int(0, 3)),
+      parallelism: either(int(0, 4)),
+      N: either(fc.constantFrom(1, 2, 16, 1000, 1024)),
+      r: either(int(0, 8)),
+      p: either(int(0, 3)),
+      cost: either(int(3, 6)),
+      hashLength: either(int(0, 80)),
+      salt: either(bytes),
+      truncate: either(fc.boolean()),
+    }),
+  ),
+  verifyPassword: fc.tuple(
+    either(fc.oneof(fc.constantFrom(...STORED_HASHES), fc.string({ maxLength: 120 }))),
+    either(fc.oneof(fc.string({ maxLength: 80 }), bytes)),
+    options({ maxMemory: either(int(0, 2 ** 24)), maxTime: either(int(1, 4)), maxParallelism: either(int(1, 4)), maxBcryptCost: either(int(4, 6)), truncate: either(fc.boolean()) }),
+  ),
   countPrimes: fc.tuple(
     fc.oneof({ weight: 3, arbitrary: fc.oneof(int(0, 2_000_000), fc.bigInt({ min: 0n, max: 100_000n })) }, { weight: 1, arbitrary: anything.filter(notHugeCount) }),
     options({}),

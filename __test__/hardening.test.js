@@ -88,6 +88,9 @@ suite('memory limits', () => {
         offload.sort(new Float64Array(1e6)),
         // 2e8 results fit (1.6 GB); the candidates of 1,000 queries (1.6 GB more) do not.
         offload.topK({ data: new Float32Array(400_000), rows: 200_000, cols: 2 }, { data: new Float32Array(2_000).fill(1), rows: 1_000, cols: 2 }, 200_000, { metric: 'dot' }),
+        // 4 GiB of argon2 memory and 4 GiB of scrypt memory: mmap is refused.
+        offload.hashPassword('pw', { memoryCost: 2 ** 22, timeCost: 1 }),
+        offload.hashPassword('pw', { algorithm: 'scrypt', N: 2 ** 22, r: 8 }),
       ]).then((all) => console.log(JSON.stringify(all.map((r) => r.status === 'fulfilled' ? r.value.length ?? r.value.data?.length ?? r.value.indices.length : [r.reason.name, r.reason.code]))))`
     // 3 GiB of address space: Node starts, a 6.4 GB or 3.6 GB buffer cannot be had.
     const r = spawnSync('/bin/sh', ['-c', `ulimit -v 3145728 && exec "${process.execPath}" -e "$0"`, script], { encoding: 'utf8', timeout: 60_000 })
@@ -96,6 +99,8 @@ suite('memory limits', () => {
       ['RangeError', 'ERR_OUT_OF_MEMORY'],
       ['RangeError', 'ERR_OUT_OF_MEMORY'],
       1e6,
+      ['RangeError', 'ERR_OUT_OF_MEMORY'],
+      ['RangeError', 'ERR_OUT_OF_MEMORY'],
       ['RangeError', 'ERR_OUT_OF_MEMORY'],
     ])
   })
@@ -227,10 +232,13 @@ suite('panics', () => {
     parseCsv: () => offload.parseCsv(csvText),
     topK: () => offload.topK(mat, mat, 5),
     readCsv: () => offload.readCsv(csvFile),
+    hashPassword: () => offload.hashPassword('pw', { memoryCost: 1024, timeCost: 1 }),
+    verifyPassword: () => offload.verifyPassword('$2b$04$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW', 'pw'),
   }
 
   it('every operation is covered', () => {
-    const ops = Object.keys(offload).filter((k) => typeof offload[k] === 'function' && !['configure', 'stats', 'AbortError'].includes(k))
+    // needsRehash is synchronous and hashes nothing (no kernel to panic in).
+    const ops = Object.keys(offload).filter((k) => typeof offload[k] === 'function' && !['configure', 'stats', 'AbortError', 'needsRehash'].includes(k))
     assert.deepEqual(Object.keys(calls).sort(), ops.sort())
   })
 

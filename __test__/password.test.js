@@ -340,6 +340,32 @@ suite('password: needsRehash', () => {
   })
 })
 
+suite('password: needsRehash on hostile input', () => {
+  it('returns a boolean or throws a coded TypeError/RangeError, for any value and params', () => {
+    const params = fc.oneof(
+      fc.constant(undefined),
+      fc.record({
+        algorithm: fc.oneof(fc.constantFrom('argon2id', 'argon2i', 'scrypt', 'bcrypt', 'md5'), fc.anything()),
+        memoryCost: fc.oneof(fc.integer(), fc.double(), fc.anything()),
+        cost: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.anything()),
+        N: fc.oneof(fc.integer(), fc.anything()),
+      }, { requiredKeys: [] }),
+      fc.anything(),
+    )
+    const encoded = fc.oneof(fc.string({ maxLength: 120 }), fc.anything(), fc.constantFrom('$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA', '$2b$04$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW'))
+    fc.assert(
+      fc.property(encoded, params, (e, p) => {
+        try {
+          assert.equal(typeof needsRehash(e, p), 'boolean')
+        } catch (error) {
+          assert.ok((error instanceof TypeError || error instanceof RangeError) && /^ERR_/.test(error.code), `${error.code}: ${error.message}`)
+        }
+      }),
+      { numRuns: 2000, seed: 5 },
+    )
+  })
+})
+
 suite('password: bad input', () => {
   it('names the argument and what it received', async () => {
     const cases = [

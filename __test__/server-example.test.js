@@ -73,4 +73,33 @@ describe('examples/server', () => {
       assert.deepEqual([code, signal], [0, null])
     })
   }
+
+  for (const passwords of ['offload', '@node-rs/argon2', 'argon2', 'bcryptjs']) {
+    it(`PASSWORDS=${passwords}: signup, login, wrong password, unknown user, bad bodies`, async () => {
+      const { child, url } = await start('offload', { PASSWORDS: passwords })
+      const post = async (path, body) => {
+        const res = await fetch(`${url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) })
+        return res.status
+      }
+      try {
+        const ada = { user: 'ada', password: 'correct horse battery staple' }
+        assert.equal(await post('/signup', ada), 201)
+        assert.equal(await post('/signup', ada), 409)
+        assert.equal(await post('/login', ada), 200)
+        assert.equal(await post('/login', { ...ada, password: 'Correct horse battery staple' }), 401)
+        assert.equal(await post('/login', { user: 'bob', password: 'x' }), 401)
+        assert.equal(await post('/login', 'not json'), 400)
+        assert.equal(await post('/login', { user: 'ada' }), 400)
+        assert.equal(await post('/login', JSON.stringify({ user: 'ada', password: 'x'.repeat(5000) })), 413)
+        const logins = await Promise.all(Array.from({ length: 8 }, () => post('/login', ada)))
+        assert.deepEqual(logins, Array(8).fill(200))
+        const loop = await (await fetch(`${url}/event-loop`)).json()
+        assert.equal(typeof loop.readFileP99, 'number')
+      } finally {
+        child.kill('SIGTERM')
+      }
+      const [code, signal] = await new Promise((resolve) => child.once('exit', (c, s) => resolve([c, s])))
+      assert.deepEqual([code, signal], [0, null])
+    })
+  }
 })

@@ -11,6 +11,7 @@ const families = {
   compress: require('./compress.js'),
   csv: require('./csv.js'),
   search: require('./search.js'),
+  password: require('./password.js'),
   abort: require('./abort.js'),
 }
 

@@ -216,6 +216,13 @@ pub fn panic_at_check(nth: u32) {
     crate::cancel::panic_at_check(nth as u64);
 }
 
+/// Diagnostics: the vector instructions the kernels chose on this CPU ("Base", "Avx2",
+/// "Avx512"). Not part of the public API.
+#[napi(js_name = "__simdLevel")]
+pub fn simd_level() -> String {
+    format!("{:?}", crate::simd::Level::detect())
+}
+
 /// Whether any thread has set the allocation limit yet: the limit is one per process, and a
 /// worker thread loading offload must not reset what the main thread configured.
 static MAX_ALLOCATION_SET: AtomicBool = AtomicBool::new(false);

@@ -25,6 +25,8 @@ pub mod hash;
 pub mod image;
 /// The process-wide count of native calls in flight, which guards libuv's pool.
 pub mod inflight;
+/// Large zeroed working buffers from the OS, in huge pages where offered.
+pub mod pages;
 /// Password hashing: argon2id, scrypt and bcrypt, bounded before any memory is taken.
 pub mod password;
 /// The rayon pool every task runs on; resizable at run time.

@@ -97,6 +97,16 @@ async function main(): Promise<void> {
   await offload.hash('x', { algorithm: 'md5' })
   // @ts-expect-error a hex digest is a string, not a Buffer
   const notBuffer: Buffer = await offload.hash('x')
+  const stored: string = await offload.hashPassword('pw', { algorithm: 'argon2id', memoryCost: 19456, timeCost: 2, parallelism: 1, signal })
+  const scrypt: string = await offload.hashPassword(new Uint8Array(3), { algorithm: 'scrypt', N: 1024, r: 8, p: 1, salt: new Uint8Array(16) })
+  const ok: boolean = await offload.verifyPassword(stored, 'pw', { maxMemory: 2 ** 28, maxTime: 4, secret: Buffer.from('pepper'), onProgress: report })
+  const again: boolean = offload.needsRehash(scrypt, { algorithm: 'bcrypt', cost: 12 })
+  void [ok, again]
+  // @ts-expect-error unknown password algorithm
+  await offload.hashPassword('pw', { algorithm: 'md5' })
+  // @ts-expect-error needsRehash is synchronous
+  const notAPromise: Promise<boolean> = offload.needsRehash(stored)
+  void notAPromise
   // @ts-expect-error mandelbrot needs width and height
   await offload.mandelbrot({ width: 10 })
   // @ts-expect-error blur needs a sigma

@@ -5,7 +5,12 @@
 // the heavy endpoints are kept busy; prints `/ping` p50/p99, heavy requests per second and the
 // server's own event-loop delay p99 per mode.
 //
-// DEMO_SECONDS (default 8) per mode; DEMO_MODES (default "idle,plain,piscina,offload").
+// Then the sign-in path: for each password library, 32 connections POST /login while /ping is
+// measured the same way; prints logins per second, /ping p99, the event-loop delay p99 and
+// the p99 of a small fs.readFile the server repeats meanwhile (libuv's pool at work).
+//
+// DEMO_SECONDS (default 8) per mode; DEMO_MODES (default "idle,plain,piscina,offload");
+// DEMO_LOGINS (default "offload,@node-rs/argon2,argon2,bcryptjs"; empty skips the logins).
 // Any other environment (OFFLOAD_THREADS, OFFLOAD_NICE...) passes through to the server.
 
 const { spawn } = require('node:child_process')
@@ -21,8 +26,9 @@ const BODY = Buffer.alloc(4 << 20, 'offload') // the upload /hash receives
 
 /** Starts server.js with MODE `mode` ('idle' runs offload) on a free port: { child, url }. */
 function start(mode, env = {}) {
+  const passwords = env.PASSWORDS ?? 'offload'
   const child = spawn(process.execPath, [path.join(__dirname, 'server.js')], {
-    env: { ...process.env, ...env, MODE: mode === 'idle' ? 'offload' : mode, PORT: '0' },
+    env: { ...process.env, ...env, PASSWORDS: passwords, MODE: mode === 'idle' ? 'offload' : mode, PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   return new Promise((resolve, reject) => {
@@ -90,6 +96,54 @@ async function measure(mode) {
   }
 }
 
+const LOGINS = (process.env.DEMO_LOGINS ?? 'offload,@node-rs/argon2,argon2,bcryptjs').split(',').filter(Boolean)
+const LOGIN_CONNECTIONS = 32
+const LOGIN_LABELS = {
+  offload: 'offload.verifyPassword (argon2id)',
+  '@node-rs/argon2': '@node-rs/argon2 verify (argon2id, libuv pool)',
+  argon2: 'argon2 verify (argon2id, libuv pool)',
+  bcryptjs: 'bcryptjs compare (cost 12, main thread)',
+}
+
+async function post(url, body) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return { status: res.status, body: await res.json() }
+}
+
+/** 32 connections logging in (argon2id at OWASP's parameters, or bcryptjs at cost 12). */
+async function measureLogins(passwords) {
+  const { child, url } = await start('offload', { PASSWORDS: passwords })
+  try {
+    const user = { user: 'ada', password: 'correct horse battery staple' }
+    if ((await post(`${url}/signup`, user)).status !== 201) throw new Error('signup failed')
+    if ((await post(`${url}/login`, user)).status !== 200) throw new Error('login failed')
+    await get(`${url}/event-loop`) // resets the server's histograms
+    const ping = run({ url: `${url}/ping`, connections: 1, overallRate: PING_RATE, duration: SECONDS, workers: 1 })
+    const logins = run({
+      url: `${url}/login`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(user),
+      connections: LOGIN_CONNECTIONS,
+      duration: SECONDS,
+      timeout: 60,
+    })
+    const [p, l] = await Promise.all([ping, logins])
+    const loop = await get(`${url}/event-loop`)
+    return {
+      passwords,
+      perSecond: l.requests.average,
+      errors: l.errors + l.timeouts + l.non2xx + p.errors + p.timeouts + p.non2xx,
+      p99: p.latency.p99,
+      loopP99: loop.p99,
+      readFileP99: loop.readFileP99,
+    }
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+  }
+}
+
 const LABELS = {
   idle: 'idle (no heavy load)',
   plain: 'plain JS on the main thread',
@@ -112,6 +166,19 @@ async function main() {
   for (const r of rows) {
     const heavy = r.heavy === null ? '-' : r.heavy.toFixed(1)
     console.log(`| ${LABELS[r.mode] ?? r.mode} | ${r.p50} ms | ${r.p99} ms | ${heavy} | ${r.loopP99} ms |`)
+  }
+  if (LOGINS.length === 0) return
+  console.log(`\nPOST /login from ${LOGIN_CONNECTIONS} connections, /ping at ${PING_RATE}/s, fs.readFile of a small file every 10 ms in the server\n`)
+  const logins = []
+  for (const passwords of LOGINS) {
+    const r = await measureLogins(passwords)
+    logins.push(r)
+    console.error(`  logins with ${passwords}: done${r.errors ? ` (${r.errors} errors or timeouts)` : ''}`)
+  }
+  console.log('| password hashing | logins/s | /ping p99 | event-loop delay p99 | fs.readFile p99 |')
+  console.log('|---|---:|---:|---:|---:|')
+  for (const r of logins) {
+    console.log(`| ${LOGIN_LABELS[r.passwords] ?? r.passwords} | ${r.perSecond.toFixed(1)} | ${r.p99} ms | ${r.loopP99} ms | ${r.readFileP99} ms |`)
   }
 }
 

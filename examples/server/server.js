@@ -14,12 +14,21 @@
 //   GET  /export        8 MiB of JSON log lines held by the server, streamed compressed as the
 //                       client's Accept-Encoding asks (zstd, br, gzip; identity otherwise):
 //                       node:zlib's streams (plain, piscina) or createCompressStream (offload)
-//   GET  /event-loop    the event loop's delay since the last call: { p50, p99, max } in ms
+//   POST /signup        {"user", "password"}: hashes the password into an in-memory user table
+//   POST /login         {"user", "password"}: 200 {"ok": true} or 401; a stored hash made with
+//                       other parameters is replaced at login (needsRehash)
+//   GET  /event-loop    the event loop's delay since the last call, and the latency of a small
+//                       fs.readFile repeated meanwhile: { p50, p99, max, readFileP99 } in ms
+//
+// PASSWORDS picks what /signup and /login hash with: offload (argon2id, the default),
+// @node-rs/argon2 or argon2 (both argon2id on libuv's pool), bcryptjs (cost 12, on the main
+// thread in slices). The other endpoints follow MODE.
 //
 // PORT (default 3000; 0 picks a free one). NICE sets offload's niceIncrement (and piscina's,
 // which needs the optional @napi-rs/nice). Prints "listening on <port>" when ready.
 // `npm run demo:server` starts it in each mode and measures it under load with autocannon.
 
+const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
@@ -32,6 +41,7 @@ const offload = require('../..')
 const work = require('./work.js')
 
 const MODE = process.env.MODE || 'offload'
+const PASSWORDS = process.env.PASSWORDS || 'offload'
 if (!['plain', 'piscina', 'offload'].includes(MODE)) throw new Error(`MODE must be plain, piscina or offload; got ${MODE}`)
 const FRAME = { width: 1920, height: 1080, factor: 4 }
 const MAX_BODY = 64 << 20
@@ -114,16 +124,85 @@ const heavy = {
   },
 }
 
+/** How /signup and /login hash: each package's argon2id at OWASP's parameters, or bcryptjs. */
+const passwordWays = {
+  offload: () => ({ hash: (pw) => offload.hashPassword(pw), verify: (stored, pw) => offload.verifyPassword(stored, pw) }),
+  '@node-rs/argon2': () => {
+    const a = require('@node-rs/argon2')
+    return { hash: (pw) => a.hash(pw, { memoryCost: 19456, timeCost: 2, parallelism: 1 }), verify: (stored, pw) => a.verify(stored, pw) }
+  },
+  argon2: () => {
+    const a = require('argon2')
+    return { hash: (pw) => a.hash(pw, { type: a.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 }), verify: (stored, pw) => a.verify(stored, pw) }
+  },
+  bcryptjs: () => {
+    const b = require('bcryptjs')
+    return { hash: (pw) => b.hash(pw, 12), verify: (stored, pw) => b.compare(pw, stored) }
+  },
+}
+if (!Object.hasOwn(passwordWays, PASSWORDS)) throw new Error(`PASSWORDS must be one of ${Object.keys(passwordWays).join(', ')}; got ${PASSWORDS}`)
+const passwords = passwordWays[PASSWORDS]()
+/** The user table: name -> stored hash. */
+const users = new Map()
+// Unknown users are checked against a hash too, so that a login's time does not tell which
+// names exist.
+const decoy = passwords.hash('decoy password')
+
+async function credentials(req) {
+  let body
+  try {
+    body = JSON.parse(await readBody(req, 4096))
+  } catch (error) {
+    throw Object.assign(new Error(error.status ? error.message : 'the body is not JSON'), { status: error.status || 400 })
+  }
+  const { user, password } = body ?? {}
+  if (typeof user !== 'string' || typeof password !== 'string' || user.length === 0 || user.length > 64 || password.length > 1024) {
+    throw Object.assign(new Error('expected {"user": 1-64 characters, "password": at most 1024}'), { status: 400 })
+  }
+  return { user, password }
+}
+
+async function signup(req, res) {
+  const { user, password } = await credentials(req)
+  if (users.has(user)) return send(res, 409, 'user exists')
+  users.set(user, null) // taken while the hash runs
+  try {
+    users.set(user, await passwords.hash(password))
+  } catch (error) {
+    users.delete(user)
+    throw error
+  }
+  send(res, 201, { user })
+}
+
+async function login(req, res) {
+  const { user, password } = await credentials(req)
+  const stored = users.get(user)
+  const ok = await passwords.verify(stored ?? (await decoy), password)
+  if (!ok || !stored) return send(res, 401, { ok: false })
+  if (PASSWORDS === 'offload' && offload.needsRehash(stored)) users.set(user, await offload.hashPassword(password))
+  send(res, 200, { ok: true })
+}
+
 const loop = monitorEventLoopDelay({ resolution: 1 })
 loop.enable()
+// A small file read again and again: how long fs waits behind the work on libuv's pool.
+const reads = []
+setInterval(() => {
+  const t0 = performance.now()
+  fs.readFile(__filename, () => {
+    reads.push(performance.now() - t0)
+    if (reads.length > 10000) reads.splice(0, 5000)
+  })
+}, 10).unref()
 
-function readBody(req) {
+function readBody(req, limit = MAX_BODY) {
   return new Promise((resolve, reject) => {
     const chunks = []
     let size = 0
     req.on('data', (c) => {
       size += c.length
-      if (size > MAX_BODY) reject(Object.assign(new Error('body too large'), { status: 413 }))
+      if (size > limit) reject(Object.assign(new Error('body too large'), { status: 413 }))
       else chunks.push(c)
     })
     req.on('end', () => resolve(Buffer.concat(chunks)))
@@ -145,9 +224,13 @@ const server = http.createServer(async (req, res) => {
     if (req.method === 'POST' && url === '/hash') return send(res, 200, await heavy.hash(await readBody(req)))
     if (req.method === 'GET' && url === '/resize') return send(res, 200, { bytes: await heavy.resize() })
     if (req.method === 'GET' && url === '/export') return await sendExport(req, res)
+    if (req.method === 'POST' && url === '/signup') return await signup(req, res)
+    if (req.method === 'POST' && url === '/login') return await login(req, res)
     if (req.method === 'GET' && url === '/event-loop') {
       const ms = (ns) => Math.round(ns / 1e4) / 100
-      const out = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }
+      const sorted = reads.splice(0).sort((a, b) => a - b)
+      const readFileP99 = sorted.length ? Math.round(sorted[Math.floor(sorted.length * 0.99)] * 100) / 100 : null
+      const out = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max), readFileP99 }
       loop.reset()
       return send(res, 200, out)
     }
@@ -159,7 +242,7 @@ const server = http.createServer(async (req, res) => {
 })
 
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
-  console.log(`listening on ${server.address().port} (MODE=${MODE}, ${os.availableParallelism()} cores)`)
+  console.log(`listening on ${server.address().port} (MODE=${MODE}, PASSWORDS=${PASSWORDS}, ${os.availableParallelism()} cores)`)
 })
 
 // Stop cleanly: finish what is in flight, close the pool.

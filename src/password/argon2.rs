@@ -11,7 +11,8 @@ use blake2b_simd::Params as Blake2bParams;
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
-use crate::error::{try_zeroed_vec, KernelError, KernelResult, Zeroable};
+use crate::error::{KernelError, KernelResult, Zeroable};
+use crate::pages::ZeroedBuffer;
 use crate::simd::Level;
 
 /// The three variants; the numbers are RFC 9106's type field.
@@ -138,91 +139,84 @@ impl Block {
     }
 }
 
-/// BLAKE2b's G with Argon2's multiplication (BlaMka).
-#[inline(always)]
-fn blamka(a: &mut u64, b: &mut u64, c: &mut u64, d: &mut u64) {
-    #[inline(always)]
-    fn fblamka(x: u64, y: u64) -> u64 {
-        let product = (x & 0xffff_ffff).wrapping_mul(y & 0xffff_ffff);
-        x.wrapping_add(y).wrapping_add(product.wrapping_mul(2))
-    }
-    *a = fblamka(*a, *b);
-    *d = (*d ^ *a).rotate_right(32);
-    *c = fblamka(*c, *d);
-    *b = (*b ^ *c).rotate_right(24);
-    *a = fblamka(*a, *b);
-    *d = (*d ^ *a).rotate_right(16);
-    *c = fblamka(*c, *d);
-    *b = (*b ^ *c).rotate_right(63);
+const LOW32: u64 = 0xffff_ffff;
+
+/// BLAKE2b's G with Argon2's multiplication (BlaMka), on four words named as places (array
+/// elements), so that the compiler sees the four independent columns of a round side by side
+/// and vectorises them.
+macro_rules! blamka {
+    ($a:expr, $b:expr, $c:expr, $d:expr) => {
+        $a = $a
+            .wrapping_add($b)
+            .wrapping_add(2u64.wrapping_mul(($a & LOW32) * ($b & LOW32)));
+        $d = ($d ^ $a).rotate_right(32);
+        $c = $c
+            .wrapping_add($d)
+            .wrapping_add(2u64.wrapping_mul(($c & LOW32) * ($d & LOW32)));
+        $b = ($b ^ $c).rotate_right(24);
+        $a = $a
+            .wrapping_add($b)
+            .wrapping_add(2u64.wrapping_mul(($a & LOW32) * ($b & LOW32)));
+        $d = ($d ^ $a).rotate_right(16);
+        $c = $c
+            .wrapping_add($d)
+            .wrapping_add(2u64.wrapping_mul(($c & LOW32) * ($d & LOW32)));
+        $b = ($b ^ $c).rotate_right(63);
+    };
 }
 
-/// The permutation P over 16 words given by their indexes in `q`.
-#[inline(always)]
-fn permute(q: &mut [u64; BLOCK_WORDS], i: [usize; 16]) {
-    let mut v = [0u64; 16];
-    for k in 0..16 {
-        v[k] = q[i[k]];
-    }
-    {
-        let [v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15] = &mut v;
-        blamka(v0, v4, v8, v12);
-        blamka(v1, v5, v9, v13);
-        blamka(v2, v6, v10, v14);
-        blamka(v3, v7, v11, v15);
-        blamka(v0, v5, v10, v15);
-        blamka(v1, v6, v11, v12);
-        blamka(v2, v7, v8, v13);
-        blamka(v3, v4, v9, v14);
-    }
-    for k in 0..16 {
-        q[i[k]] = v[k];
-    }
+/// The permutation P: a BLAKE2b round (columns, then diagonals) over 16 words.
+macro_rules! permute {
+    ($v0:expr, $v1:expr, $v2:expr, $v3:expr, $v4:expr, $v5:expr, $v6:expr, $v7:expr,
+     $v8:expr, $v9:expr, $v10:expr, $v11:expr, $v12:expr, $v13:expr, $v14:expr, $v15:expr) => {
+        blamka!($v0, $v4, $v8, $v12);
+        blamka!($v1, $v5, $v9, $v13);
+        blamka!($v2, $v6, $v10, $v14);
+        blamka!($v3, $v7, $v11, $v15);
+        blamka!($v0, $v5, $v10, $v15);
+        blamka!($v1, $v6, $v11, $v12);
+        blamka!($v2, $v7, $v8, $v13);
+        blamka!($v3, $v4, $v9, $v14);
+    };
 }
 
-/// G(x, y) of RFC 9106 section 3.5; `xor_into` is version 1.3's later passes, where the new
-/// block is XORed into the old one instead of replacing it.
+/// G(x, y) of RFC 9106 section 3.5: P over the rows of x XOR y, then over its columns, XORed
+/// with x XOR y again.
 #[inline(always)]
-fn compress_generic(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
+fn compress_generic(x: &Block, y: &Block) -> Block {
     let mut r = *x;
     r.xor_with(y);
-    let mut q = r.0;
-    for row in 0..8 {
-        let b = row * 16;
-        permute(&mut q, std::array::from_fn(|k| b + k));
-    }
-    for col in 0..8 {
-        let b = col * 2;
-        permute(
-            &mut q,
-            [
-                b,
-                b + 1,
-                b + 16,
-                b + 17,
-                b + 32,
-                b + 33,
-                b + 48,
-                b + 49,
-                b + 64,
-                b + 65,
-                b + 80,
-                b + 81,
-                b + 96,
-                b + 97,
-                b + 112,
-                b + 113,
-            ],
+    let mut q = r;
+    for row in q.0.chunks_exact_mut(16) {
+        permute!(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+            row[10], row[11], row[12], row[13], row[14], row[15]
         );
     }
-    if xor_into {
-        for k in 0..BLOCK_WORDS {
-            out.0[k] ^= q[k] ^ r.0[k];
-        }
-    } else {
-        for k in 0..BLOCK_WORDS {
-            out.0[k] = q[k] ^ r.0[k];
-        }
+    let q = &mut q.0;
+    for b in (0..16).step_by(2) {
+        permute!(
+            q[b],
+            q[b + 1],
+            q[b + 16],
+            q[b + 17],
+            q[b + 32],
+            q[b + 33],
+            q[b + 48],
+            q[b + 49],
+            q[b + 64],
+            q[b + 65],
+            q[b + 80],
+            q[b + 81],
+            q[b + 96],
+            q[b + 97],
+            q[b + 112],
+            q[b + 113]
+        );
     }
+    let mut out = Block(*q);
+    out.xor_with(&r);
+    out
 }
 
 /// A segment's work, compiled once per instruction-set level so that `compress_generic`
@@ -253,30 +247,233 @@ struct Memory(*mut Block);
 unsafe impl Send for Memory {}
 unsafe impl Sync for Memory {}
 
+/// The compression function G, as each instruction-set level computes it.
+trait Compress {
+    /// G(x, y) into `out`, or XORed into it (version 1.3's later passes).
+    ///
+    /// # Safety
+    /// The CPU supports the level's instructions; `out` is neither `x` nor `y`.
+    unsafe fn compress_into(out: &mut Block, x: &Block, y: &Block, xor_into: bool);
+}
+
+/// Portable code (what the compiler makes of `compress_generic` for the baseline).
+struct Portable;
+impl Compress for Portable {
+    #[inline(always)]
+    unsafe fn compress_into(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
+        let block = compress_generic(x, y);
+        if xor_into {
+            out.xor_with(&block);
+        } else {
+            *out = block;
+        }
+    }
+}
+
+/// AVX2, written out (see `avx2`): four 64-bit words per register, a permutation's 16 words
+/// in four registers, the diagonal step a lane rotation.
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+#[cfg(target_arch = "x86_64")]
+impl Compress for Avx2 {
+    #[inline(always)]
+    unsafe fn compress_into(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
+        unsafe { avx2::compress_into::<false>(out, x, y, xor_into) }
+    }
+}
+
 macro_rules! fill_segment_fn {
-    ($name:ident $(, $feature:literal)?) => {
+    ($name:ident, $kind:ty $(, $feature:literal)?) => {
         $(#[target_feature(enable = $feature)])?
         unsafe fn $name(g: &Geometry, memory: Memory, at: Position, cancel: &Cancel) -> KernelResult<()> {
             // SAFETY (whole body): indexes stay below g.block_count, and the writes go to this
-            // segment only (see `Memory`).
-            unsafe { fill_segment_body(g, memory, at, cancel, compress_generic) }
+            // segment only (see `Memory`); the caller checked the CPU's level.
+            unsafe { fill_segment_body::<$kind>(g, memory, at, cancel) }
         }
     };
 }
 
-fill_segment_fn!(fill_segment_base);
+fill_segment_fn!(fill_segment_base, Portable);
 #[cfg(target_arch = "x86_64")]
-fill_segment_fn!(fill_segment_avx2, "avx2");
+fill_segment_fn!(fill_segment_avx2, Avx2, "avx2");
 #[cfg(target_arch = "x86_64")]
-fill_segment_fn!(fill_segment_avx512, "avx512f,avx512vl");
+fill_segment_fn!(fill_segment_avx512, Avx512, "avx2,avx512f,avx512vl");
+
+/// The AVX2 code with AVX-512VL's 64-bit rotations (one instruction instead of a shuffle).
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+#[cfg(target_arch = "x86_64")]
+impl Compress for Avx512 {
+    #[inline(always)]
+    unsafe fn compress_into(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
+        unsafe { avx2::compress_into::<true>(out, x, y, xor_into) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::Block;
+    use std::arch::x86_64::*;
+
+    #[inline(always)]
+    unsafe fn rotr32<const VL: bool>(x: __m256i) -> __m256i {
+        if VL {
+            return _mm256_ror_epi64(x, 32);
+        }
+        _mm256_shuffle_epi32(x, 0b10_11_00_01)
+    }
+    #[inline(always)]
+    unsafe fn rotr24<const VL: bool>(x: __m256i) -> __m256i {
+        if VL {
+            return _mm256_ror_epi64(x, 24);
+        }
+        let m = _mm256_setr_epi8(
+            3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10, 3, 4, 5, 6, 7, 0, 1, 2, 11, 12,
+            13, 14, 15, 8, 9, 10,
+        );
+        _mm256_shuffle_epi8(x, m)
+    }
+    #[inline(always)]
+    unsafe fn rotr16<const VL: bool>(x: __m256i) -> __m256i {
+        if VL {
+            return _mm256_ror_epi64(x, 16);
+        }
+        let m = _mm256_setr_epi8(
+            2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9, 2, 3, 4, 5, 6, 7, 0, 1, 10, 11,
+            12, 13, 14, 15, 8, 9,
+        );
+        _mm256_shuffle_epi8(x, m)
+    }
+    #[inline(always)]
+    unsafe fn rotr63<const VL: bool>(x: __m256i) -> __m256i {
+        if VL {
+            return _mm256_ror_epi64(x, 63);
+        }
+        _mm256_xor_si256(_mm256_srli_epi64(x, 63), _mm256_add_epi64(x, x))
+    }
+    /// a + b + 2 * lo32(a) * lo32(b), per 64-bit lane.
+    #[inline(always)]
+    unsafe fn fblamka(a: __m256i, b: __m256i) -> __m256i {
+        let product = _mm256_mul_epu32(a, b);
+        _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(product, product))
+    }
+    /// BlaMka's G on four columns at once.
+    #[inline(always)]
+    unsafe fn g<const VL: bool>(
+        a: &mut __m256i,
+        b: &mut __m256i,
+        c: &mut __m256i,
+        d: &mut __m256i,
+    ) {
+        *a = fblamka(*a, *b);
+        *d = rotr32::<VL>(_mm256_xor_si256(*d, *a));
+        *c = fblamka(*c, *d);
+        *b = rotr24::<VL>(_mm256_xor_si256(*b, *c));
+        *a = fblamka(*a, *b);
+        *d = rotr16::<VL>(_mm256_xor_si256(*d, *a));
+        *c = fblamka(*c, *d);
+        *b = rotr63::<VL>(_mm256_xor_si256(*b, *c));
+    }
+    /// The permutation P on v0..v15 held as a = v0..v3, b = v4..v7, c = v8..v11, d = v12..v15.
+    #[inline(always)]
+    unsafe fn permute<const VL: bool>(
+        a: &mut __m256i,
+        b: &mut __m256i,
+        c: &mut __m256i,
+        d: &mut __m256i,
+    ) {
+        g::<VL>(a, b, c, d);
+        // diagonals: (v0, v5, v10, v15), (v1, v6, v11, v12), ...
+        *b = _mm256_permute4x64_epi64(*b, 0b00_11_10_01);
+        *c = _mm256_permute4x64_epi64(*c, 0b01_00_11_10);
+        *d = _mm256_permute4x64_epi64(*d, 0b10_01_00_11);
+        g::<VL>(a, b, c, d);
+        *b = _mm256_permute4x64_epi64(*b, 0b10_01_00_11);
+        *c = _mm256_permute4x64_epi64(*c, 0b01_00_11_10);
+        *d = _mm256_permute4x64_epi64(*d, 0b00_11_10_01);
+    }
+
+    /// G(x, y) of RFC 9106 section 3.5, written into `out` (or XORed into it).
+    #[inline(always)]
+    pub(super) unsafe fn compress_into<const VL: bool>(
+        out: &mut Block,
+        x: &Block,
+        y: &Block,
+        xor_into: bool,
+    ) {
+        // r = x ^ y stays in registers' worth of stack; q is permuted in place.
+        let mut r = std::mem::MaybeUninit::<Block>::uninit();
+        let mut q = std::mem::MaybeUninit::<Block>::uninit();
+        let (xp, yp) = (
+            x.0.as_ptr() as *const __m256i,
+            y.0.as_ptr() as *const __m256i,
+        );
+        let (rp, qp) = (
+            r.as_mut_ptr() as *mut __m256i,
+            q.as_mut_ptr() as *mut __m256i,
+        );
+        // SAFETY: blocks are 64-byte aligned arrays of 32 registers' worth of words; r and q
+        // are written whole before they are read.
+        unsafe {
+            for i in 0..32 {
+                let v =
+                    _mm256_xor_si256(_mm256_load_si256(xp.add(i)), _mm256_load_si256(yp.add(i)));
+                _mm256_store_si256(rp.add(i), v);
+                _mm256_store_si256(qp.add(i), v);
+            }
+            // rows: 16 consecutive words each
+            for row in 0..8 {
+                let p = qp.add(4 * row);
+                let (mut a, mut b, mut c, mut d) = (
+                    _mm256_load_si256(p),
+                    _mm256_load_si256(p.add(1)),
+                    _mm256_load_si256(p.add(2)),
+                    _mm256_load_si256(p.add(3)),
+                );
+                permute::<VL>(&mut a, &mut b, &mut c, &mut d);
+                _mm256_store_si256(p, a);
+                _mm256_store_si256(p.add(1), b);
+                _mm256_store_si256(p.add(2), c);
+                _mm256_store_si256(p.add(3), d);
+            }
+            // columns: words 2c, 2c + 1 of every row; the result goes straight to `out`
+            let w = qp as *mut u64;
+            let (rw, ow) = (rp as *const u64, out.0.as_mut_ptr());
+            for col in 0..8 {
+                let at = |row: usize| 2 * col + 16 * row;
+                let load = |lo: usize, hi: usize| {
+                    _mm256_set_m128i(
+                        _mm_load_si128(w.add(at(hi)) as *const __m128i),
+                        _mm_load_si128(w.add(at(lo)) as *const __m128i),
+                    )
+                };
+                let (mut a, mut b, mut c, mut d) = (load(0, 1), load(2, 3), load(4, 5), load(6, 7));
+                permute::<VL>(&mut a, &mut b, &mut c, &mut d);
+                for (v, lo) in [(a, 0), (b, 2), (c, 4), (d, 6)] {
+                    for (half, row) in [
+                        (_mm256_castsi256_si128(v), lo),
+                        (_mm256_extracti128_si256(v, 1), lo + 1),
+                    ] {
+                        let o = ow.add(at(row)) as *mut __m128i;
+                        let mut value =
+                            _mm_xor_si128(half, _mm_load_si128(rw.add(at(row)) as *const __m128i));
+                        if xor_into {
+                            value = _mm_xor_si128(value, _mm_load_si128(o));
+                        }
+                        _mm_store_si128(o, value);
+                    }
+                }
+            }
+        }
+    }
+}
 
 #[inline(always)]
-unsafe fn fill_segment_body(
+unsafe fn fill_segment_body<C: Compress>(
     g: &Geometry,
     memory: Memory,
     at: Position,
     cancel: &Cancel,
-    compress: impl Fn(&mut Block, &Block, &Block, bool),
 ) -> KernelResult<()> {
     let Position { pass, lane, slice } = at;
     let independent = g.variant == Variant::Argon2i
@@ -296,8 +493,11 @@ unsafe fn fill_segment_body(
     let next_addresses = |address: &mut Block, input: &mut Block| {
         input.0[6] += 1;
         let mut once = Block::ZERO;
-        compress(&mut once, &Block::ZERO, input, false);
-        compress(address, &Block::ZERO, &once, false);
+        // SAFETY: the caller checked the CPU's level; the blocks are distinct.
+        unsafe {
+            C::compress_into(&mut once, &Block::ZERO, input, false);
+            C::compress_into(address, &Block::ZERO, &once, false);
+        }
     };
     let first = if pass == 0 && slice == 0 {
         if independent {
@@ -308,13 +508,14 @@ unsafe fn fill_segment_body(
         0
     };
     let base = memory.0;
-    let mut current = lane * g.lane_length + slice * g.segment_length + first;
-    let mut previous = if current % g.lane_length == 0 {
-        current + g.lane_length - 1
+    let segment_start = lane * g.lane_length + slice * g.segment_length;
+    let mut previous = if (segment_start + first).is_multiple_of(g.lane_length) {
+        segment_start + first + g.lane_length - 1
     } else {
-        current - 1
+        segment_start + first - 1
     };
     for index in first..g.segment_length {
+        let current = segment_start + index;
         if index % CANCEL_EVERY == 0 {
             cancel.check()?;
         }
@@ -358,11 +559,14 @@ unsafe fn fill_segment_body(
         // finished blocks (this lane's earlier ones, or another lane's other slices), and
         // differ from `current`.
         unsafe {
-            let out = &mut *base.add(current);
-            compress(out, &*base.add(previous), &*base.add(reference), xor_into);
+            C::compress_into(
+                &mut *base.add(current),
+                &*base.add(previous),
+                &*base.add(reference),
+                xor_into,
+            );
         }
         previous = current;
-        current += 1;
     }
     Ok(())
 }
@@ -470,7 +674,7 @@ pub fn argon2_with(
     }
     let h0 = *h0.finalize().as_array();
 
-    let mut blocks: Vec<Block> = try_zeroed_vec(block_count, "the argon2 memory")?;
+    let mut blocks = ZeroedBuffer::<Block>::reusable(block_count, "the argon2 memory")?;
     cancel.set_total(block_count as u64 * params.passes as u64);
     for lane in 0..lanes {
         for i in 0..2u32 {
@@ -491,29 +695,37 @@ pub fn argon2_with(
         _ => fill_segment_base,
     };
     let memory = Memory(blocks.as_mut_ptr());
-    for pass in 0..geometry.passes {
-        for slice in 0..SYNC_POINTS {
-            let segment = |lane: usize| {
-                // SAFETY: the level was detected on this CPU; lanes of one slice write
-                // disjoint segments (see `Memory`).
-                unsafe { fill(&geometry, memory, Position { pass, lane, slice }, cancel) }
-            };
-            if lanes == 1 {
-                segment(0)?;
-            } else {
-                (0..lanes).into_par_iter().try_for_each(segment)?;
+    let filled = (|| {
+        for pass in 0..geometry.passes {
+            for slice in 0..SYNC_POINTS {
+                let segment = |lane: usize| {
+                    // SAFETY: the level was detected on this CPU; lanes of one slice write
+                    // disjoint segments (see `Memory`).
+                    unsafe { fill(&geometry, memory, Position { pass, lane, slice }, cancel) }
+                };
+                if lanes == 1 {
+                    segment(0)?;
+                } else {
+                    (0..lanes).into_par_iter().try_for_each(segment)?;
+                }
+                cancel.advance((geometry.segment_length * lanes) as u64);
             }
-            cancel.advance((geometry.segment_length * lanes) as u64);
         }
+        Ok(())
+    })();
+    if let Err(error) = filled {
+        // Aborted: the call ends now, the memory is unmapped on the reaper's thread. (A
+        // finished hash frees it here: unmapping beside the next hash's page faults slows both.)
+        crate::reaper::drop_in_background(blocks);
+        return Err(error);
     }
 
     let mut last = blocks[lane_length - 1];
     for lane in 1..lanes {
         last.xor_with(&blocks[lane * lane_length + lane_length - 1]);
     }
+    drop(blocks);
     blake2b_long(&[&last.to_bytes()], tag);
-    // The memory held the password's derivatives: freed off this thread when large.
-    crate::reaper::drop_in_background(blocks);
     Ok(())
 }
 
