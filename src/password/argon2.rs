@@ -278,8 +278,25 @@ struct Avx2;
 impl Compress for Avx2 {
     #[inline(always)]
     unsafe fn compress_into(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
-        unsafe { avx2::compress_into::<false>(out, x, y, xor_into) }
+        unsafe { compress_avx2(out, x, y, xor_into) }
     }
+}
+
+// The intrinsics inline only into functions compiled with their features: these two are the
+// functions the whole `avx2` module inlines into, whatever the optimiser decides about the
+// fill loop around them.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn compress_avx2(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
+    unsafe { avx2::compress_into::<false>(out, x, y, xor_into) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512vl")]
+unsafe fn compress_avx512(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
+    unsafe { avx2::compress_into::<true>(out, x, y, xor_into) }
 }
 
 macro_rules! fill_segment_fn {
@@ -306,7 +323,7 @@ struct Avx512;
 impl Compress for Avx512 {
     #[inline(always)]
     unsafe fn compress_into(out: &mut Block, x: &Block, y: &Block, xor_into: bool) {
-        unsafe { avx2::compress_into::<true>(out, x, y, xor_into) }
+        unsafe { compress_avx512(out, x, y, xor_into) }
     }
 }
 
