@@ -3,6 +3,7 @@
 
 pub mod argon2;
 pub mod bcrypt;
+mod blowfish_consts;
 pub mod encoded;
 pub mod scrypt;
 
