@@ -336,24 +336,48 @@ export function createDecompressStream(options?: Omit<DecompressOptions, keyof P
 /** The column types of `parseCsv` and `readCsv`. */
 export type CsvColumnType = 'float64' | 'float32' | 'int32' | 'uint32' | 'int64' | 'bool' | 'date' | 'string' | 'category'
 
+/** Text encodings `parseCsv` (of bytes) and `readCsv` decode. A UTF-16 byte-order mark wins over the option. */
+export type CsvEncoding = 'utf-8' | 'utf8' | 'latin1' | 'latin-1' | 'iso-8859-1' | 'binary' | 'windows-1252' | 'cp1252' | 'utf-16le' | 'utf16le' | 'ucs2' | 'ucs-2' | 'utf-16be' | 'utf16be'
+
 export interface CsvOptions extends ProgressOptions {
   /** One one-byte character; default `','`. */
   delimiter?: string
   /** Default `'"'`. */
   quote?: string
+  /** The decimal mark of numbers: `','` for European files (with `delimiter: ';'`); a `'.'` is then refused. Default `'.'`. */
+  decimal?: string
   /** Default true; false names the columns `'0'`, `'1'`, ... */
   header?: boolean
   /** Physical lines skipped before the header. Default 0. */
   skipRows?: number
   /** At most this many data rows. */
   maxRows?: number
-  /** Field texts read as missing. Default `['']`. */
-  nullValues?: readonly string[]
-  /** The columns to read and their types; without it every column is read, types inferred. */
-  columns?: Record<string, CsvColumnType>
+  /** Field texts read as missing. Default `['']`; `'pandas'` is pandas' default NA list (`PANDAS_NULL_VALUES`). */
+  nullValues?: readonly string[] | 'pandas'
+  /**
+   * The columns to read: an array of names (in this order; types from `types` or inferred), or
+   * `{ name: type }` to read and type them. Default: every column, in file order.
+   */
+  columns?: readonly string[] | Record<string, CsvColumnType>
+  /** Types of some columns; the others are inferred. Not with `columns` as an object. */
+  types?: Record<string, CsvColumnType>
   /** Rows with fewer fields get missing values and extra fields are ignored, instead of an error. */
   relaxColumnCount?: boolean
+  /** The bytes' text encoding (not for a string input). Default `'utf-8'`. */
+  encoding?: CsvEncoding
 }
+
+export interface ReadCsvOptions extends CsvOptions {
+  /**
+   * `'auto'` (default): gzip and zstd files are decompressed as they are read, recognised by
+   * their first bytes, whatever their name; `'brotli'` (which has no such bytes) must be asked
+   * for; `'none'` reads the bytes as they are.
+   */
+  compression?: 'auto' | 'none' | 'gzip' | 'zstd' | 'brotli'
+}
+
+/** pandas' default NA strings (`read_csv`'s `na_values`), for `nullValues: 'pandas'`. */
+export const PANDAS_NULL_VALUES: readonly string[]
 
 /** A `'category'` column: `codes[i]` indexes `values` (0xFFFFFFFF where missing). */
 export interface CategoryColumn {
@@ -376,7 +400,14 @@ export interface CsvTable {
   columns: Record<string, CsvColumn>
   /** Each column's type, as asked or as inferred. */
   types: Record<string, CsvColumnType>
-  /** Whether the types were inferred (no `columns` option): float64 where the first 1,000 rows hold only numbers, else string. */
+  /**
+   * Whether some column's type was inferred, from the first 1,000 records (the same ones for
+   * `parseCsv` and `readCsv`), per column over its values that are not missing: float64 when
+   * every one reads as a number; date when every one is an ISO 8601 date (`YYYY-MM-DD`, with a
+   * time or not); category when at most one value in 16 is new (and it stays a category while
+   * the whole column has at most 65,536 values and one per 16 rows, else it is read as
+   * strings); string otherwise.
+   */
   inferred: boolean
 }
 
@@ -385,12 +416,13 @@ export interface CsvTable {
  * converts the same text, int64 as `BigInt()`, dates as `Date.parse` reads ISO 8601.
  * A malformed file rejects with an Error whose `code` is `ERR_CSV_UNTERMINATED_QUOTE`,
  * `ERR_CSV_INVALID_QUOTE`, `ERR_CSV_COLUMN_COUNT`, `ERR_CSV_INVALID_VALUE`,
- * `ERR_CSV_MISSING_VALUE` or `ERR_CSV_INVALID_UTF8`, with `line`, `column` and `text`.
+ * `ERR_CSV_MISSING_VALUE`, `ERR_CSV_INVALID_UTF8` or `ERR_CSV_INVALID_ENCODING`, with `line`,
+ * `column` and `text`.
  * Progress: input bytes.
  */
 export function parseCsv(input: string | Uint8Array, options?: CsvOptions): Promise<CsvTable>
 /** `parseCsv` of a file, read in Rust (never into a JS string). Paths and fs errors as `hashFile`. */
-export function readCsv(path: PathLike, options?: CsvOptions): Promise<CsvTable>
+export function readCsv(path: PathLike, options?: ReadCsvOptions): Promise<CsvTable>
 
 /** The password hashing algorithms; argon2id is the one to choose for new hashes. */
 export type PasswordAlgorithm = 'argon2id' | 'argon2i' | 'argon2d' | 'scrypt' | 'bcrypt'

@@ -127,7 +127,7 @@ const { sort, argsort, describe, quantiles, histogram } = data
 const { hash, hashMany, hashFile, hashFiles, hashStream } = hashing
 const { compress, decompress, compressFile, decompressFile, createCompressStream, createDecompressStream } = compression
 const { countPrimes, primes, matmul, mandelbrot, topK } = algo
-const { parseCsv, readCsv } = csv
+const { parseCsv, readCsv, PANDAS_NULL_VALUES } = csv
 const { hashPassword, verifyPassword, needsRehash } = password
 const { grayscale, blur, resize } = image
 
@@ -151,6 +151,7 @@ module.exports = {
   createDecompressStream,
   parseCsv,
   readCsv,
+  PANDAS_NULL_VALUES,
   hashPassword,
   verifyPassword,
   needsRehash,

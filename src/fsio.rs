@@ -183,7 +183,8 @@ impl Read for SourceReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.source.read(buf, self.cancel).map_err(|e| match e {
             KernelError::Io { error, .. } => error,
-            other => std::io::Error::other(other.to_string()),
+            // Carried whole (an abort stays an abort), unwrapped by whoever reads.
+            other => std::io::Error::other(other),
         })
     }
 }

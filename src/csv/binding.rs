@@ -6,45 +6,51 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 
-use super::{parse, Column, ColumnType, Options, Table};
+use super::source::{Compression, ReadPull, TextEncoding, TextPull};
+use super::{parse, Column, ColumnType, Options, Table, Texts};
 use crate::cancel::Cancel;
 use crate::control::CancelToken;
 use crate::error::{KernelError, KernelResult};
 use crate::task::{spawn, Call, Kernel};
 
-/// The options, checked by index.js.
+/// The options, checked by lib/csv.js.
 #[napi(object)]
 pub struct CsvOptions {
     pub delimiter: u32,
     pub quote: u32,
+    pub decimal: u32,
     pub header: bool,
     pub skip_rows: f64,
     pub max_rows: Option<f64>,
     pub null_values: Vec<String>,
-    pub column_names: Option<Vec<String>>,
-    pub column_types: Option<Vec<String>>,
+    /// The columns to read, in order (None: all).
+    pub select: Option<Vec<String>>,
+    /// Names and types of the columns whose type is given.
+    pub type_names: Vec<String>,
+    pub type_kinds: Vec<String>,
     pub relax_column_count: bool,
+    pub encoding: String,
+    /// readCsv only: 'auto', 'none', 'gzip', 'zstd' or 'brotli'.
+    pub compression: String,
 }
 
 fn options(o: &CsvOptions) -> KernelResult<Options> {
-    let columns = match (&o.column_names, &o.column_types) {
-        (Some(names), Some(types)) => Some(
-            names
-                .iter()
-                .zip(types)
-                .map(|(n, t)| {
-                    let kind = ColumnType::parse(t).ok_or_else(|| {
-                        KernelError::InvalidValue(format!("unknown column type '{t}'"))
-                    })?;
-                    Ok((n.clone(), kind))
-                })
-                .collect::<KernelResult<Vec<_>>>()?,
-        ),
-        _ => None,
-    };
+    let types = o
+        .type_names
+        .iter()
+        .zip(&o.type_kinds)
+        .map(|(n, t)| {
+            let kind = ColumnType::parse(t)
+                .ok_or_else(|| KernelError::InvalidValue(format!("unknown column type '{t}'")))?;
+            Ok((n.clone(), kind))
+        })
+        .collect::<KernelResult<Vec<_>>>()?;
+    let encoding = TextEncoding::parse(&o.encoding)
+        .ok_or_else(|| KernelError::InvalidValue(format!("unknown encoding '{}'", o.encoding)))?;
     Ok(Options {
         delimiter: o.delimiter as u8,
         quote: o.quote as u8,
+        decimal: o.decimal as u8,
         header: o.header,
         skip_rows: o.skip_rows as usize,
         max_rows: o.max_rows.map(|m| m as usize),
@@ -53,8 +59,10 @@ fn options(o: &CsvOptions) -> KernelResult<Options> {
             .iter()
             .map(|s| s.as_bytes().to_vec())
             .collect(),
-        columns,
+        select: o.select.clone(),
+        types,
         relax_column_count: o.relax_column_count,
+        encoding,
     })
 }
 
@@ -80,21 +88,80 @@ unsafe fn set(
     check_status!(unsafe { sys::napi_set_named_property(env, obj, key.as_ptr(), value) })
 }
 
+/// Defines `key` as an own, enumerable, writable data property. A CSV header is untrusted:
+/// assignment would make a column named `__proto__` the object's prototype, so every name is
+/// defined, never assigned (and may hold NUL bytes: the key is a JS string).
 unsafe fn set_key(
     env: sys::napi_env,
     obj: sys::napi_value,
     key: &str,
     value: sys::napi_value,
 ) -> Result<()> {
-    // Names may hold NUL bytes: set through a JS string key.
-    let key = unsafe { String::to_napi_value(env, key.to_string())? };
-    check_status!(unsafe { sys::napi_set_property(env, obj, key, value) })
+    use sys::PropertyAttributes::{configurable, enumerable, writable};
+    let name = unsafe { String::to_napi_value(env, key.to_string())? };
+    let descriptor = sys::napi_property_descriptor {
+        utf8name: std::ptr::null(),
+        name,
+        method: None,
+        getter: None,
+        setter: None,
+        value,
+        attributes: writable | enumerable | configurable,
+        data: std::ptr::null_mut(),
+    };
+    check_status!(unsafe { sys::napi_define_properties(env, obj, 1, &descriptor) })
 }
 
 unsafe fn object(env: sys::napi_env) -> Result<sys::napi_value> {
     let mut obj = std::ptr::null_mut();
     check_status!(unsafe { sys::napi_create_object(env, &mut obj) })?;
     Ok(obj)
+}
+
+unsafe fn array(env: sys::napi_env, len: usize) -> Result<sys::napi_value> {
+    let mut out = std::ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_array_with_length(env, len, &mut out) })?;
+    Ok(out)
+}
+
+/// Sets `array[at + i]` to each text (null where missing). ASCII texts are made as one-byte
+/// strings directly, which V8 does without decoding.
+unsafe fn fill_strings(
+    env: sys::napi_env,
+    array: sys::napi_value,
+    at: usize,
+    texts: &Texts,
+) -> Result<()> {
+    unsafe {
+        let mut null = std::ptr::null_mut();
+        check_status!(sys::napi_get_null(env, &mut null))?;
+        for i in 0..texts.len() {
+            let value = match texts.get(i) {
+                None => null,
+                Some(t) => {
+                    let mut s = std::ptr::null_mut();
+                    if t.is_ascii() {
+                        check_status!(sys::napi_create_string_latin1(
+                            env,
+                            t.as_ptr().cast(),
+                            t.len() as isize,
+                            &mut s
+                        ))?;
+                    } else {
+                        check_status!(sys::napi_create_string_utf8(
+                            env,
+                            t.as_ptr().cast(),
+                            t.len() as isize,
+                            &mut s
+                        ))?;
+                    }
+                    s
+                }
+            };
+            check_status!(sys::napi_set_element(env, array, (at + i) as u32, value))?;
+        }
+        Ok(())
+    }
 }
 
 unsafe fn column_value(env: sys::napi_env, column: Column) -> Result<sys::napi_value> {
@@ -108,7 +175,16 @@ unsafe fn column_value(env: sys::napi_env, column: Column) -> Result<sys::napi_v
             Column::Uint32(v) => Uint32Array::to_napi_value(env, Uint32Array::new(v)),
             Column::Int64(v) => BigInt64Array::to_napi_value(env, BigInt64Array::new(v)),
             Column::Bool(v) => Uint8Array::to_napi_value(env, Uint8Array::new(v)),
-            Column::String(v) => Vec::<Option<String>>::to_napi_value(env, v),
+            Column::String(parts) => {
+                let len = parts.iter().map(Texts::len).sum();
+                let array = array(env, len)?;
+                let mut at = 0;
+                for part in &parts {
+                    fill_strings(env, array, at, part)?;
+                    at += part.len();
+                }
+                Ok(array)
+            }
             Column::Category(codes, values) => {
                 let obj = object(env)?;
                 set(
@@ -117,12 +193,9 @@ unsafe fn column_value(env: sys::napi_env, column: Column) -> Result<sys::napi_v
                     "codes",
                     Uint32Array::to_napi_value(env, Uint32Array::new(codes))?,
                 )?;
-                set(
-                    env,
-                    obj,
-                    "values",
-                    Vec::<String>::to_napi_value(env, values)?,
-                )?;
+                let list = array(env, values.len())?;
+                fill_strings(env, list, 0, &values)?;
+                set(env, obj, "values", list)?;
                 Ok(obj)
             }
         }
@@ -190,18 +263,27 @@ impl Kernel for ReadCsv {
     type Output = CsvTable;
     fn run(&mut self, cancel: &Cancel) -> KernelResult<CsvTable> {
         let opts = options(&self.options)?;
+        let compression = Compression::parse(&self.options.compression).ok_or_else(|| {
+            KernelError::InvalidValue(format!(
+                "unknown compression '{}'",
+                self.options.compression
+            ))
+        })?;
         // A FIFO or a slow device is read without blocking past the cancel flag.
         let mut file = crate::fsio::Source::open(&self.path)?;
         let size = file.size_hint();
-        let table = super::parse::parse_reader(
-            file.reader(cancel),
-            &self.path,
-            size,
-            &opts,
+        let path = self.path.clone();
+        let source = TextPull::new(
+            ReadPull {
+                inner: file.reader(cancel),
+                path: &path,
+            },
+            compression,
+            opts.encoding,
             cancel,
-            super::parse::WINDOW,
-        )
-        .map_err(|e| {
+        );
+        let table = super::parse::parse_reader(source, size, &opts, cancel, super::parse::WINDOW)
+            .map_err(|e| {
             if cancel.is_cancelled() {
                 KernelError::Aborted
             } else {

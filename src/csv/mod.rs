@@ -9,6 +9,7 @@
 //! records into columns of its own, and the columns are joined in order.
 
 pub mod parse;
+pub mod source;
 pub mod value;
 
 #[cfg(feature = "napi")]
@@ -60,16 +61,22 @@ impl ColumnType {
 pub struct Options {
     pub delimiter: u8,
     pub quote: u8,
+    /// The decimal mark of numbers (`,` in much of Europe, where the delimiter is then `;`).
+    pub decimal: u8,
     pub header: bool,
     /// Physical lines skipped before the header (or the first record).
     pub skip_rows: usize,
     pub max_rows: Option<usize>,
     /// Field texts read as missing (by default the empty field).
     pub null_values: Vec<Vec<u8>>,
-    /// The columns to read and their types; None reads every column, types inferred.
-    pub columns: Option<Vec<(String, ColumnType)>>,
+    /// The columns to read, in this order; None reads every column in file order.
+    pub select: Option<Vec<String>>,
+    /// Types given for some columns; the others are inferred from the first records.
+    pub types: Vec<(String, ColumnType)>,
     /// Rows with fewer fields get missing values, extra fields are ignored.
     pub relax_column_count: bool,
+    /// The text encoding of the bytes.
+    pub encoding: source::TextEncoding,
 }
 
 impl Default for Options {
@@ -77,13 +84,75 @@ impl Default for Options {
         Self {
             delimiter: b',',
             quote: b'"',
+            decimal: b'.',
             header: true,
             skip_rows: 0,
             max_rows: None,
             null_values: vec![Vec::new()],
-            columns: None,
+            select: None,
+            types: Vec::new(),
             relax_column_count: false,
+            encoding: source::TextEncoding::Utf8,
         }
+    }
+}
+
+/// Many short texts in one buffer: the i-th ends at `ends[i]` (the top bit set where the
+/// value is missing). One allocation per column part instead of one per value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Texts {
+    pub bytes: Vec<u8>,
+    pub ends: Vec<usize>,
+}
+
+impl Texts {
+    pub const MISSING: usize = 1 << (usize::BITS - 1);
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn push(&mut self, text: &[u8]) {
+        self.bytes.extend_from_slice(text);
+        self.ends.push(self.bytes.len());
+    }
+
+    pub fn push_missing(&mut self) {
+        self.ends.push(self.bytes.len() | Self::MISSING);
+    }
+
+    /// The i-th text, None where missing.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let end = self.ends[i];
+        if end & Self::MISSING != 0 {
+            return None;
+        }
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] & !Self::MISSING
+        };
+        Some(&self.bytes[start..end])
+    }
+
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.ends.len() {
+            self.ends.truncate(n);
+            let end = self.ends.last().map_or(0, |e| e & !Self::MISSING);
+            self.bytes.truncate(end);
+        }
+    }
+
+    /// Every text as an owned string (checked UTF-8 when pushed), for tests and callers that
+    /// want `String`s.
+    pub fn strings(&self) -> Vec<Option<String>> {
+        (0..self.len())
+            .map(|i| self.get(i).map(|t| String::from_utf8_lossy(t).into_owned()))
+            .collect()
     }
 }
 
@@ -97,11 +166,30 @@ pub enum Column {
     Int64(Vec<i64>),
     Bool(Vec<u8>),
     Date(Vec<f64>),
-    /// None where the value is missing.
-    String(Vec<Option<String>>),
+    /// The texts in parts, in order (each part as a chunk of the file made it).
+    String(Vec<Texts>),
     /// Codes into `values` (u32::MAX where missing), each distinct text once, in order of
     /// first appearance.
-    Category(Vec<u32>, Vec<String>),
+    Category(Vec<u32>, Texts),
+}
+
+impl Column {
+    /// A string or category column's values as owned strings (tests, mostly).
+    pub fn strings(&self) -> Option<Vec<Option<String>>> {
+        match self {
+            Column::String(parts) => Some(parts.iter().flat_map(Texts::strings).collect()),
+            Column::Category(codes, values) => {
+                let values = values.strings();
+                Some(
+                    codes
+                        .iter()
+                        .map(|&c| (c != u32::MAX).then(|| values[c as usize].clone().unwrap()))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The parsed table.

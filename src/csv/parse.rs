@@ -1,12 +1,14 @@
 //! The parser: records into per-chunk columns, chunks in parallel, columns joined in order.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use memchr::{memchr, memchr2, memchr3};
 use rayon::prelude::*;
 
-use super::value::{boolean, iso_date, js_bigint, js_integer, js_number};
-use super::{csv_error, Column, ColumnType, Options, Table};
+use super::source::{decode_all, Pull};
+use super::value::{boolean, iso_date, js_bigint, js_integer, looks_like_date, number};
+use super::{csv_error, Column, ColumnType, Options, Table, Texts};
 use crate::cancel::Cancel;
 use crate::error::KernelError;
 
@@ -151,6 +153,91 @@ struct Failure {
     what: String,
 }
 
+/// The most distinct values an inferred category column holds; past it (or past one value
+/// in 16 rows), it is read as strings.
+pub const MAX_CATEGORIES: usize = 1 << 16;
+
+/// The field texts read as missing, with the lengths they have for a quick first test.
+struct NullSet {
+    texts: Vec<Vec<u8>>,
+    /// Bit n set: some null text has length n (lengths of 64 and more share bit 63).
+    lengths: u64,
+}
+
+impl NullSet {
+    fn new(texts: &[Vec<u8>]) -> Self {
+        let lengths = texts.iter().fold(0, |m, t| m | 1u64 << t.len().min(63));
+        Self {
+            texts: texts.to_vec(),
+            lengths,
+        }
+    }
+
+    #[inline]
+    fn contains(&self, t: &[u8]) -> bool {
+        self.lengths & (1u64 << t.len().min(63)) != 0 && self.texts.iter().any(|n| n == t)
+    }
+}
+
+/// Distinct texts in order of first appearance, each with its code.
+struct Dict {
+    codes: Vec<u32>,
+    /// Codes, found by their value's hash.
+    table: HashTable<u32>,
+    values: Texts,
+    hasher: DefaultHashBuilder,
+    /// An inferred category column: strings once it has too many values.
+    may_fall_back: bool,
+}
+
+impl Dict {
+    fn new(may_fall_back: bool) -> Self {
+        Self {
+            codes: Vec::new(),
+            table: HashTable::new(),
+            values: Texts::default(),
+            hasher: DefaultHashBuilder::default(),
+            may_fall_back,
+        }
+    }
+
+    /// The code of `t`, added when new (None: too many values to stay a category).
+    #[inline]
+    fn code(&mut self, t: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(t);
+        let values = &self.values;
+        if let Some(&code) = self
+            .table
+            .find(hash, |&c| values.get(c as usize) == Some(t))
+        {
+            return Some(code);
+        }
+        if self.may_fall_back && self.values.len() >= MAX_CATEGORIES {
+            return None;
+        }
+        let code = self.values.len() as u32;
+        self.values.push(t);
+        let (values, hasher) = (&self.values, &self.hasher);
+        self.table.insert_unique(hash, code, |&c| {
+            hasher.hash_one(values.get(c as usize).expect("a value"))
+        });
+        Some(code)
+    }
+
+    /// The column as strings.
+    fn into_texts(self) -> Texts {
+        let mut out = Texts::default();
+        out.ends.reserve(self.codes.len());
+        for &c in &self.codes {
+            match c {
+                u32::MAX => out.push_missing(),
+                c => out.push(self.values.get(c as usize).expect("a value")),
+            }
+        }
+        out
+    }
+}
+
 /// A column being filled by one chunk.
 enum Builder {
     Float64(Vec<f64>),
@@ -160,16 +247,12 @@ enum Builder {
     Int64(Vec<i64>),
     Bool(Vec<u8>),
     Date(Vec<f64>),
-    String(Vec<Option<String>>),
-    Category {
-        codes: Vec<u32>,
-        index: HashMap<Vec<u8>, u32>,
-        values: Vec<String>,
-    },
+    String(Texts),
+    Category(Dict),
 }
 
 impl Builder {
-    fn new(kind: ColumnType) -> Self {
+    fn new(kind: ColumnType, may_fall_back: bool) -> Self {
         match kind {
             ColumnType::Float64 => Builder::Float64(Vec::new()),
             ColumnType::Float32 => Builder::Float32(Vec::new()),
@@ -178,17 +261,14 @@ impl Builder {
             ColumnType::Int64 => Builder::Int64(Vec::new()),
             ColumnType::Bool => Builder::Bool(Vec::new()),
             ColumnType::Date => Builder::Date(Vec::new()),
-            ColumnType::String => Builder::String(Vec::new()),
-            ColumnType::Category => Builder::Category {
-                codes: Vec::new(),
-                index: HashMap::new(),
-                values: Vec::new(),
-            },
+            ColumnType::String => Builder::String(Texts::default()),
+            ColumnType::Category => Builder::Category(Dict::new(may_fall_back)),
         }
     }
 
     /// Adds a value (None = missing); on failure, the error code and what went wrong.
-    fn push(&mut self, value: Option<&[u8]>) -> Result<(), (&'static str, String)> {
+    #[inline]
+    fn push(&mut self, value: Option<&[u8]>, decimal: u8) -> Result<(), (&'static str, String)> {
         const BAD: &str = "ERR_CSV_INVALID_VALUE";
         const MISSING: &str = "ERR_CSV_MISSING_VALUE";
         let missing = |kind: &str| {
@@ -197,14 +277,22 @@ impl Builder {
                 format!("a missing value in a {kind} column (only float, date, string and category columns can hold one)"),
             )
         };
+        let utf8 = |t: &[u8]| {
+            std::str::from_utf8(t).map(|_| ()).map_err(|_| {
+                (
+                    "ERR_CSV_INVALID_UTF8",
+                    "invalid UTF-8 (see options.encoding)".to_string(),
+                )
+            })
+        };
         match self {
             Builder::Float64(v) => v.push(match value {
                 None => f64::NAN,
-                Some(t) => js_number(t).ok_or((BAD, "not a number".into()))?,
+                Some(t) => number(t, decimal).ok_or((BAD, "not a number".into()))?,
             }),
             Builder::Float32(v) => v.push(match value {
                 None => f32::NAN,
-                Some(t) => js_number(t).ok_or((BAD, "not a number".into()))? as f32,
+                Some(t) => number(t, decimal).ok_or((BAD, "not a number".into()))? as f32,
             }),
             Builder::Int32(v) => {
                 let t = value.ok_or_else(|| missing("int32"))?;
@@ -229,31 +317,40 @@ impl Builder {
                 None => f64::NAN,
                 Some(t) => iso_date(t).ok_or((BAD, "not an ISO 8601 date".into()))?,
             }),
-            Builder::String(v) => v.push(match value {
-                None => None,
-                Some(t) => Some(
-                    String::from_utf8(t.to_vec())
-                        .map_err(|_| ("ERR_CSV_INVALID_UTF8", "invalid UTF-8".to_string()))?,
-                ),
-            }),
-            Builder::Category {
-                codes,
-                index,
-                values,
-            } => codes.push(match value {
-                None => u32::MAX,
-                Some(t) => match index.get(t) {
-                    Some(&code) => code,
+            Builder::String(v) => match value {
+                None => v.push_missing(),
+                Some(t) => {
+                    utf8(t)?;
+                    v.push(t)
+                }
+            },
+            Builder::Category(dict) => match value {
+                None => dict.codes.push(u32::MAX),
+                Some(t) => match dict.code(t) {
+                    Some(code) => {
+                        if code as usize + 1 == dict.values.len() {
+                            // A new value: checked once.
+                            if let Err(e) = utf8(t) {
+                                dict.values.truncate(code as usize);
+                                dict.table.clear();
+                                return Err(e);
+                            }
+                        }
+                        dict.codes.push(code)
+                    }
                     None => {
-                        let s = std::str::from_utf8(t)
-                            .map_err(|_| ("ERR_CSV_INVALID_UTF8", "invalid UTF-8".to_string()))?;
-                        let code = values.len() as u32;
-                        values.push(s.to_string());
-                        index.insert(t.to_vec(), code);
-                        code
+                        // Too many distinct values for an inferred category: strings from
+                        // here on (the earlier values kept as they were).
+                        let Builder::Category(dict) =
+                            std::mem::replace(self, Builder::Int32(Vec::new()))
+                        else {
+                            unreachable!()
+                        };
+                        *self = Builder::String(dict.into_texts());
+                        return self.push(value, decimal);
                     }
                 },
-            }),
+            },
         }
         Ok(())
     }
@@ -402,10 +499,11 @@ fn parse_chunk(
     opts: &Options,
     width: usize,
     slots: &[Option<usize>],
-    kinds: &[ColumnType],
+    kinds: &[(ColumnType, bool)],
     cancel: &Cancel,
 ) -> Result<Chunk, KernelError> {
-    let mut columns: Vec<Builder> = kinds.iter().map(|&k| Builder::new(k)).collect();
+    let mut columns: Vec<Builder> = kinds.iter().map(|&(k, f)| Builder::new(k, f)).collect();
+    let nulls = NullSet::new(&opts.null_values);
     let mut fields = Vec::with_capacity(width);
     let mut scratch = Vec::new();
     let mut rows = 0usize;
@@ -423,8 +521,13 @@ fn parse_chunk(
         pos = match read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) {
             Ok(next) => next,
             Err(e) => {
+                // The field being read: an unterminated or stray quote stops before its
+                // field is pushed, text after a closing quote just after.
+                let column = match e {
+                    RecordError::AfterQuote(_) => fields.len().saturating_sub(1),
+                    _ => fields.len(),
+                };
                 let (at, code, what, text) = record_failure(buf, e);
-                let column = fields.len();
                 return Ok(Chunk {
                     rows,
                     columns,
@@ -459,14 +562,14 @@ fn parse_chunk(
                 None => None,
                 Some(&f) => {
                     let t = text(buf, f, opts.quote, &mut scratch);
-                    if opts.null_values.iter().any(|n| n.as_slice() == t) {
+                    if nulls.contains(t) {
                         None
                     } else {
                         Some(t)
                     }
                 }
             };
-            if let Err((code, what)) = columns[slot].push(value) {
+            if let Err((code, what)) = columns[slot].push(value, opts.decimal) {
                 let shown = value.unwrap_or(b"").to_vec();
                 return Ok(Chunk {
                     rows,
@@ -503,12 +606,21 @@ fn parse_chunk(
     })
 }
 
-/// Types for every column from the first records: float64 when every value there reads as a
-/// number, string otherwise (and for columns with no value in the sample).
+/// Records read to infer the columns' types: the same first records for `parseCsv` and
+/// `readCsv`, which reads on until it has them (or the file ends).
+pub const SAMPLE: usize = 1000;
+
+/// Types for every column from the first [`SAMPLE`] records. Per column, over its values that
+/// are not missing: float64 when every one reads as a number; date when every one is an ISO
+/// 8601 date (`YYYY-MM-DD`, with a time or not); category when at most one value in 16 is new
+/// (so at least 16 values); string otherwise, and for a column with no value in the sample.
 fn infer(buf: &[u8], from: usize, opts: &Options, width: usize) -> Vec<ColumnType> {
-    const SAMPLE: usize = 1000;
+    let nulls = NullSet::new(&opts.null_values);
     let mut numeric = vec![true; width];
-    let mut seen = vec![false; width];
+    let mut date = vec![true; width];
+    let mut seen = vec![0usize; width];
+    let mut distinct: Vec<std::collections::HashSet<Vec<u8>>> = vec![Default::default(); width];
+    let limit = SAMPLE / 16 + 1;
     let mut fields = Vec::new();
     let mut scratch = Vec::new();
     let mut pos = from;
@@ -524,24 +636,71 @@ fn infer(buf: &[u8], from: usize, opts: &Options, width: usize) -> Vec<ColumnTyp
         rows += 1;
         for (i, &f) in fields.iter().take(width).enumerate() {
             let t = text(buf, f, opts.quote, &mut scratch);
-            if opts.null_values.iter().any(|n| n.as_slice() == t) {
+            if nulls.contains(t) {
                 continue;
             }
-            seen[i] = true;
-            if numeric[i] && js_number(t).is_none() {
+            seen[i] += 1;
+            if numeric[i] && number(t, opts.decimal).is_none() {
                 numeric[i] = false;
+            }
+            if !numeric[i] {
+                if date[i] && !looks_like_date(t) {
+                    date[i] = false;
+                }
+                if distinct[i].len() <= limit && !distinct[i].contains(t) {
+                    distinct[i].insert(t.to_vec());
+                }
             }
         }
     }
     (0..width)
         .map(|i| {
-            if numeric[i] && seen[i] {
+            if seen[i] == 0 {
+                ColumnType::String
+            } else if numeric[i] {
                 ColumnType::Float64
+            } else if date[i] {
+                ColumnType::Date
+            } else if distinct[i].len() * 16 <= seen[i] {
+                ColumnType::Category
             } else {
                 ColumnType::String
             }
         })
         .collect()
+}
+
+/// Whether `buf` (not the whole file) holds the skipped lines, the header and the [`SAMPLE`]
+/// records that follow, each ended by a line break: what [`layout`] needs to decide the same
+/// types as it would on the whole file.
+fn sample_ready(buf: &[u8], opts: &Options) -> bool {
+    let mut pos = 0;
+    for _ in 0..opts.skip_rows {
+        match memchr(b'\n', &buf[pos..]) {
+            Some(i) => pos += i + 1,
+            None => return false,
+        }
+    }
+    let mut fields = Vec::new();
+    // The header (when there is one) and the sample.
+    let mut records = 0;
+    while records < SAMPLE + 1 {
+        if pos >= buf.len() {
+            return false;
+        }
+        match read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) {
+            Err(RecordError::Unterminated(_)) => return false,
+            Err(_) => return true, // malformed: reported by the parse, not a matter of size
+            Ok(next) if next >= buf.len() && !buf.ends_with(b"\n") => return false,
+            Ok(next) => {
+                if !is_blank(buf, &fields, opts.quote) {
+                    records += 1;
+                }
+                pos = next;
+            }
+        }
+    }
+    true
 }
 
 fn join(
@@ -552,7 +711,8 @@ fn join(
 ) -> Result<Column, KernelError> {
     macro_rules! concat {
         ($variant:ident) => {{
-            let mut out = Vec::with_capacity(rows);
+            let mut out = Vec::new();
+            crate::error::try_reserve(&mut out, rows, "a column")?;
             for p in parts {
                 if let Builder::$variant(v) = p {
                     out.extend_from_slice(&v);
@@ -570,78 +730,98 @@ fn join(
         ColumnType::Int64 => concat!(Int64),
         ColumnType::Bool => concat!(Bool),
         ColumnType::Date => concat!(Date),
-        ColumnType::String => {
-            let mut out = Vec::with_capacity(rows);
-            for p in parts {
-                if let Builder::String(v) = p {
-                    out.extend(v);
-                }
-            }
-            Column::String(out)
-        }
-        ColumnType::Category => {
-            // One dictionary in order of first appearance; each chunk's codes remapped.
-            let mut codes = Vec::with_capacity(rows);
-            let mut index: HashMap<String, u32> = HashMap::new();
-            let mut values: Vec<String> = Vec::new();
-            let mut parts = parts.into_iter();
-            // Polled every few thousand values: a join of millions of distinct values takes a
-            // while. What is built so far (millions of strings) is freed on another thread.
-            let aborted = |rest| {
-                crate::reaper::drop_in_background(rest);
-                Err(KernelError::Aborted)
-            };
-            while let Some(p) = parts.next() {
-                if cancel.is_cancelled() {
-                    return aborted((
-                        index,
-                        values,
-                        codes,
-                        parts.collect::<Vec<_>>(),
-                        Vec::new(),
-                        p,
-                    ));
-                }
-                if let Builder::Category {
-                    codes: local,
-                    values: local_values,
-                    ..
-                } = p
-                {
-                    let mut map: Vec<u32> = Vec::with_capacity(local_values.len());
-                    let mut local_values = local_values.into_iter();
-                    while let Some(v) = local_values.next() {
-                        if map.len() % 8192 == 8191 && cancel.is_cancelled() {
-                            let unread = local_values.collect::<Vec<_>>();
-                            let none = Builder::Int32(Vec::new());
-                            return aborted((
-                                index,
-                                values,
-                                codes,
-                                parts.collect::<Vec<_>>(),
-                                unread,
-                                none,
-                            ));
-                        }
-                        map.push(if let Some(&code) = index.get(&v) {
-                            code
-                        } else {
-                            let code = values.len() as u32;
-                            index.insert(v.clone(), code);
-                            values.push(v);
-                            code
-                        });
-                    }
-                    codes.extend(
-                        local
-                            .iter()
-                            .map(|&c| if c == u32::MAX { c } else { map[c as usize] }),
-                    );
-                }
-            }
-            Column::Category(codes, values)
-        }
+        // The parts stay parts: the strings are made from them on the JS thread.
+        ColumnType::String => Column::String(
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    Builder::String(t) => t,
+                    _ => unreachable!("a string column's parts are strings"),
+                })
+                .collect(),
+        ),
+        ColumnType::Category => join_categories(parts, rows, cancel)?,
     })
+}
+
+/// One dictionary in order of first appearance, each part's codes remapped; an inferred
+/// category column with too many values (a part that fell back, more than
+/// [`MAX_CATEGORIES`], or more than one value in 16 rows) becomes a string column.
+fn join_categories(
+    parts: Vec<Builder>,
+    rows: usize,
+    cancel: &Cancel,
+) -> Result<Column, KernelError> {
+    let as_strings = |parts: Vec<Builder>| {
+        Column::String(
+            parts
+                .into_iter()
+                .map(|p| match p {
+                    Builder::String(t) => t,
+                    Builder::Category(d) => d.into_texts(),
+                    _ => unreachable!("a category column's parts"),
+                })
+                .collect(),
+        )
+    };
+    let may_fall_back = parts.iter().any(|p| {
+        matches!(p, Builder::String(_)) || matches!(p, Builder::Category(d) if d.may_fall_back)
+    });
+    if parts.iter().any(|p| matches!(p, Builder::String(_))) {
+        return Ok(as_strings(parts));
+    }
+    let dicts: Vec<&Dict> = parts
+        .iter()
+        .map(|p| match p {
+            Builder::Category(d) => d,
+            _ => unreachable!("checked above"),
+        })
+        .collect();
+    let hasher = DefaultHashBuilder::default();
+    let mut table: HashTable<u32> = HashTable::new();
+    let mut values = Texts::default();
+    let mut maps: Vec<Vec<u32>> = Vec::with_capacity(dicts.len());
+    for d in &dicts {
+        let mut map = Vec::new();
+        crate::error::try_reserve(&mut map, d.values.len(), "a category column")?;
+        for i in 0..d.values.len() {
+            // Polled every few thousand values: a join of millions of distinct values takes
+            // a while.
+            if i % 8192 == 8191 {
+                cancel.check()?;
+            }
+            let t = d.values.get(i).expect("a value");
+            let hash = hasher.hash_one(t);
+            let code = match table.find(hash, |&c| values.get(c as usize) == Some(t)) {
+                Some(&c) => c,
+                None => {
+                    let c = values.len() as u32;
+                    values.push(t);
+                    let values = &values;
+                    table.insert_unique(hash, c, |&c| {
+                        hasher.hash_one(values.get(c as usize).expect("a value"))
+                    });
+                    c
+                }
+            };
+            map.push(code);
+        }
+        maps.push(map);
+    }
+    drop(table);
+    if may_fall_back && (values.len() > MAX_CATEGORIES || values.len() * 16 > rows) {
+        return Ok(as_strings(parts));
+    }
+    let mut codes = Vec::new();
+    crate::error::try_reserve(&mut codes, rows, "a column")?;
+    for (d, map) in dicts.iter().zip(&maps) {
+        codes.extend(
+            d.codes
+                .iter()
+                .map(|&c| if c == u32::MAX { c } else { map[c as usize] }),
+        );
+    }
+    Ok(Column::Category(codes, values))
 }
 
 /// What the header and the options fix for the whole file.
@@ -649,7 +829,8 @@ struct Layout {
     names: Vec<String>,
     selected: Vec<(usize, String, ColumnType)>,
     slots: Vec<Option<usize>>,
-    kinds: Vec<ColumnType>,
+    /// Each selected column's type, and whether it may fall back to strings.
+    kinds: Vec<(ColumnType, bool)>,
     inferred: bool,
 }
 
@@ -669,43 +850,63 @@ fn layout(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<(Layout, usiz
     }
     let (names, data) = header(input, start, opts, cancel)?;
     let width = names.len();
-    let (selected, inferred): (Vec<(usize, String, ColumnType)>, bool) = match &opts.columns {
-        Some(list) => {
-            let index: std::collections::HashMap<&str, usize> = names
-                .iter()
-                .enumerate()
-                .rev() // the first of equal names wins
-                .map(|(i, n)| (n.as_str(), i))
-                .collect();
-            let mut out = Vec::with_capacity(list.len());
-            for (name, kind) in list {
-                let i = index.get(name.as_str()).copied().ok_or_else(|| {
-                    KernelError::InvalidValue(format!(
-                        "options.columns names '{name}', which is not a column of the file; its columns are: {}",
-                        names.join(", ")
-                    ))
-                })?;
-                out.push((i, name.clone(), *kind));
+    let index: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .rev() // the first of equal names wins
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let find = |option: &str, name: &str| {
+        index.get(name).copied().ok_or_else(|| {
+            let mut shown = names.iter().take(100).cloned().collect::<Vec<_>>().join(", ");
+            if names.len() > 100 {
+                shown.push_str(&format!(", ... ({} in all)", names.len()));
             }
-            (out, false)
-        }
-        None => {
-            let kinds = infer(input, data, opts, width);
-            (
-                names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (i, n.clone(), kinds[i]))
-                    .collect(),
-                true,
-            )
-        }
+            KernelError::InvalidValue(format!(
+                "options.{option} names '{name}', which is not a column of the file; its columns are: {shown}"
+            ))
+        })
     };
+    let chosen: Vec<usize> = match &opts.select {
+        Some(list) => list
+            .iter()
+            .map(|n| find("columns", n))
+            .collect::<Result<_, _>>()?,
+        None => (0..width).collect(),
+    };
+    let mut is_chosen = vec![false; width];
+    for &i in &chosen {
+        is_chosen[i] = true;
+    }
+    let mut given: Vec<Option<ColumnType>> = vec![None; width];
+    for (name, kind) in &opts.types {
+        let i = find("types", name)?;
+        if !is_chosen[i] {
+            return Err(KernelError::InvalidValue(format!(
+                "options.types names '{name}', which options.columns does not select"
+            )));
+        }
+        given[i] = Some(*kind);
+    }
+    let inferred = chosen.iter().any(|&i| given[i].is_none());
+    let guessed = if inferred {
+        infer(input, data, opts, width)
+    } else {
+        Vec::new()
+    };
+    let selected: Vec<(usize, String, ColumnType)> = chosen
+        .iter()
+        .map(|&i| (i, names[i].clone(), given[i].unwrap_or_else(|| guessed[i])))
+        .collect();
     let mut slots = vec![None; width];
     for (slot, (i, _, _)) in selected.iter().enumerate() {
         slots[*i] = Some(slot);
     }
-    let kinds: Vec<ColumnType> = selected.iter().map(|(_, _, k)| *k).collect();
+    // An inferred category column may fall back to strings; a requested one may not.
+    let kinds: Vec<(ColumnType, bool)> = selected
+        .iter()
+        .map(|&(i, _, k)| (k, given[i].is_none() && k == ColumnType::Category))
+        .collect();
     Ok((
         Layout {
             names,
@@ -809,7 +1010,15 @@ fn finish(
         .selected
         .into_iter()
         .zip(parts.per_column)
-        .map(|((_, name, kind), p)| Ok((name, kind, join(kind, p, rows, cancel)?)))
+        .map(|((_, name, kind), p)| {
+            let column = join(kind, p, rows, cancel)?;
+            // An inferred category column with too many values came back as strings.
+            let kind = match column {
+                Column::String(_) => ColumnType::String,
+                _ => kind,
+            };
+            Ok((name, kind, column))
+        })
         .collect::<Result<_, KernelError>>()?;
     if let Some(max) = opts.max_rows {
         if rows > max {
@@ -829,6 +1038,7 @@ fn finish(
 
 /// Parses `input` into a table. Progress: input bytes.
 pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, KernelError> {
+    let input = &*decode_all(input, opts.encoding)?;
     cancel.set_total(input.len() as u64);
     let (layout, data) = layout(input, opts, cancel)?;
     let mut parts = Parts::new(&layout);
@@ -878,11 +1088,11 @@ fn longest_record() -> usize {
 }
 
 /// Parses a file window by window: the typed columns, plus one window of text (and the
-/// record cut at its end) in memory, never the whole file. With `max_rows`, reading stops
-/// once enough rows are parsed. Progress: bytes of the file.
+/// record cut at its end) in memory, never the whole file. The first window grows until it
+/// holds the header and the records types are inferred from (the same ones [`parse`] uses).
+/// With `max_rows`, reading stops once enough rows are parsed. Progress: bytes of text.
 pub fn parse_reader(
-    mut file: impl std::io::Read,
-    path: &str,
+    mut source: impl Pull,
     size_hint: u64,
     opts: &Options,
     cancel: &Cancel,
@@ -896,14 +1106,19 @@ pub fn parse_reader(
     loop {
         cancel.check()?;
         // Refill: the carried tail plus up to one window.
-        crate::error::try_reserve(&mut buf, window, "the file's bytes")?;
-        let n = std::io::Read::read_to_end(
-            &mut std::io::Read::take(&mut file, window as u64),
-            &mut buf,
-        )
-        .map_err(|error| KernelError::io(error, "read", path))?;
-        eof = eof || n < window;
+        let n = source.pull(&mut buf, window)?;
+        eof = eof || n == 0;
+        if state.is_none() && !source.as_is() {
+            // Decompressed or transcoded: the file's size does not count the text.
+            cancel.set_total(0);
+        }
         if state.is_none() {
+            if !eof && !sample_ready(&buf, opts) {
+                if buf.len().saturating_add(window) <= longest_record() {
+                    continue;
+                }
+                return Err(too_long(&buf, lines_before));
+            }
             // The header, the skipped lines and the type sample come from the first window.
             let (layout, data) = layout(&buf, opts, cancel)?;
             let parts = Parts::new(&layout);
@@ -921,20 +1136,7 @@ pub fn parse_reader(
                 Some(cut) => cut,
                 // A record longer than the window: read on, up to the longest record allowed.
                 None if buf.len().saturating_add(window) <= longest_record() => continue,
-                None => {
-                    return Err(csv_error(
-                        "ERR_CSV_RECORD_TOO_LONG",
-                        lines_before + 1,
-                        "",
-                        &buf[..buf.len().min(40)],
-                        &format!(
-                            "no end of line in {} bytes (a record may be at most {} bytes: \
-                             configure({{ maxAllocation }}), and 1 GiB at most)",
-                            buf.len(),
-                            longest_record()
-                        ),
-                    ))
-                }
+                None => return Err(too_long(&buf, lines_before)),
             }
         };
         parse_region(&buf, from, cut, opts, layout, parts, lines_before, cancel)?;
@@ -949,6 +1151,22 @@ pub fn parse_reader(
     finish(layout, parts, opts, cancel)
 }
 
+fn too_long(buf: &[u8], lines_before: u64) -> KernelError {
+    csv_error(
+        "ERR_CSV_RECORD_TOO_LONG",
+        lines_before + 1,
+        "",
+        &buf[..buf.len().min(40)],
+        &format!(
+            "no end of line in {} bytes (a record, or the header with the first {SAMPLE} \
+             records when types are inferred, may be at most {} bytes: \
+             configure({{ maxAllocation }}), and 1 GiB at most)",
+            buf.len(),
+            longest_record()
+        ),
+    )
+}
+
 fn truncate(c: &mut Column, n: usize) {
     match c {
         Column::Float64(v) | Column::Date(v) => v.truncate(n),
@@ -957,7 +1175,15 @@ fn truncate(c: &mut Column, n: usize) {
         Column::Uint32(v) => v.truncate(n),
         Column::Int64(v) => v.truncate(n),
         Column::Bool(v) => v.truncate(n),
-        Column::String(v) => v.truncate(n),
+        Column::String(parts) => {
+            let mut left = n;
+            for p in parts.iter_mut() {
+                let keep = left.min(p.len());
+                p.truncate(keep);
+                left -= keep;
+            }
+            parts.retain(|p| !p.is_empty());
+        }
         Column::Category(v, _) => v.truncate(n),
     }
 }
@@ -968,8 +1194,16 @@ mod tests {
 
     fn opts(columns: &[(&str, ColumnType)]) -> Options {
         Options {
-            columns: Some(columns.iter().map(|(n, t)| (n.to_string(), *t)).collect()),
+            select: Some(columns.iter().map(|(n, _)| n.to_string()).collect()),
+            types: columns.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
             ..Options::default()
+        }
+    }
+
+    fn reader(bytes: &[u8]) -> crate::csv::source::ReadPull<'static, &[u8]> {
+        crate::csv::source::ReadPull {
+            inner: bytes,
+            path: "x.csv",
         }
     }
 
@@ -1001,9 +1235,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(table.rows, want.len());
-        let Column::String(texts) = &table.columns[1].2 else {
-            panic!()
-        };
+        let texts = table.columns[1].2.strings().unwrap();
         for (i, w) in want.iter().enumerate() {
             assert_eq!(texts[i].as_deref(), Some(w.as_str()), "row {i}");
         }
@@ -1035,8 +1267,7 @@ mod tests {
         let whole = parse(csv.as_bytes(), &o, &Cancel::new()).unwrap();
         for window in [1000, 4096, 65536] {
             let t = parse_reader(
-                csv.as_bytes(),
-                "x.csv",
+                reader(csv.as_bytes()),
                 csv.len() as u64,
                 &o,
                 &Cancel::new(),
@@ -1051,7 +1282,7 @@ mod tests {
         }
         // An error deep in the file names its line across windows.
         let bad = csv.replace("4321,t4321", "4321,\"bad\"x");
-        let err = parse_reader(bad.as_bytes(), "x.csv", 0, &o, &Cancel::new(), 1000).unwrap_err();
+        let err = parse_reader(reader(bad.as_bytes()), 0, &o, &Cancel::new(), 1000).unwrap_err();
         let want = parse(bad.as_bytes(), &o, &Cancel::new()).unwrap_err();
         match (err, want) {
             (KernelError::Csv { line: a, .. }, KernelError::Csv { line: b, .. }) => {
@@ -1064,7 +1295,7 @@ mod tests {
             max_rows: Some(10),
             ..o.clone()
         };
-        let t = parse_reader(csv.as_bytes(), "x.csv", 0, &m, &Cancel::new(), 1000).unwrap();
+        let t = parse_reader(reader(csv.as_bytes()), 0, &m, &Cancel::new(), 1000).unwrap();
         assert_eq!(t.rows, 10);
     }
 

@@ -106,6 +106,80 @@ pub fn js_number(text: &[u8]) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
+/// A float column's value: [`js_number`], with `decimal` as the decimal mark (a `.` in the
+/// text is then refused, as it would be a thousands separator). Plain decimal text (the
+/// common case) skips the general path's trimming and checks.
+pub fn number(text: &[u8], decimal: u8) -> Option<f64> {
+    if decimal == b'.' {
+        return plain_decimal(text).or_else(|| js_number(text));
+    }
+    if text.contains(&b'.') {
+        return None;
+    }
+    let swap = |c: &u8| if *c == decimal { b'.' } else { *c };
+    if text.len() <= 64 {
+        let mut local = [0u8; 64];
+        for (d, c) in local.iter_mut().zip(text) {
+            *d = swap(c);
+        }
+        let t = &local[..text.len()];
+        plain_decimal(t).or_else(|| js_number(t))
+    } else {
+        js_number(&text.iter().map(swap).collect::<Vec<u8>>())
+    }
+}
+
+/// `[+-]digits[.digits][e[+-]digits]` with a digit before the exponent, parsed directly;
+/// None for anything else (which [`js_number`] then reads or refuses).
+fn plain_decimal(b: &[u8]) -> Option<f64> {
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let mut digits = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+        digits += 1;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+            digits += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < b.len() && (b[i] | 0x20) == b'e' {
+        i += 1;
+        if i < b.len() && matches!(b[i], b'+' | b'-') {
+            i += 1;
+        }
+        let first = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == first {
+            return None;
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    // SAFETY: every byte was checked to be ASCII above.
+    unsafe { std::str::from_utf8_unchecked(b) }.parse().ok()
+}
+
+/// Whether `text` looks like an ISO 8601 calendar date (`YYYY-MM-DD`, maybe a time after it)
+/// and reads as one: what type inference takes for a date (a bare `2026` stays a number).
+pub fn looks_like_date(text: &[u8]) -> bool {
+    text.len() >= 10
+        && text[4] == b'-'
+        && text[7] == b'-'
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| text[i].is_ascii_digit())
+        && iso_date(text).is_some()
+}
+
 /// An integer column's value: `Number(text)` when it is an integer in [min, max].
 pub fn js_integer(text: &[u8], min: f64, max: f64) -> Option<f64> {
     let v = js_number(text)?;
@@ -303,6 +377,45 @@ mod tests {
         }
         assert!(js_number(b"-0").unwrap().is_sign_negative());
         assert!(js_number(b"NaN").unwrap().is_nan());
+    }
+
+    #[test]
+    fn the_fast_path_and_decimal_commas_agree_with_number() {
+        for t in [
+            "0",
+            "-0",
+            "1.5",
+            "+5",
+            ".5",
+            "5.",
+            "1e5",
+            "1E-5",
+            "-2.5e+3",
+            "12345678901234567890",
+            " 1",
+            "0x10",
+            "1e",
+            "e1",
+            ".",
+            "-",
+            "1.2.3",
+            "NaN",
+            "Infinity",
+        ] {
+            let a = number(t.as_bytes(), b'.').map(f64::to_bits);
+            let b = js_number(t.as_bytes()).map(f64::to_bits);
+            assert_eq!(a, b, "{t:?}");
+        }
+        assert_eq!(number(b"310,7", b','), Some(310.7));
+        assert_eq!(number(b"-0,5e2", b','), Some(-50.0));
+        assert_eq!(number(b"310.7", b','), None);
+        assert_eq!(number(b"1,2,3", b','), None);
+        assert_eq!(number(b"42", b','), Some(42.0));
+        assert!(looks_like_date(b"2026-11-27"));
+        assert!(looks_like_date(b"2026-11-27T10:00:00Z"));
+        assert!(!looks_like_date(b"2026"));
+        assert!(!looks_like_date(b"2026-13-27"));
+        assert!(!looks_like_date(b"27/11/2026"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Data crunching on numeric typed arrays. Pure Rust over slices; `binding.rs` is the napi glue.
 
 pub mod describe;
+pub mod groupby;
 pub mod histogram;
 pub mod quantiles;
 pub mod radix;
