@@ -182,6 +182,57 @@ export interface Histogram {
  */
 export function histogram(array: NumericArray, options?: HistogramOptions): Promise<Histogram>
 
+/** What `groupBy` computes per group and value column. */
+export type GroupAggregation = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'std'
+
+export interface GroupByOptions extends ProgressOptions {
+  /** Default `['count', 'mean']`. `count` counts values that are not NaN (pandas' `count`). */
+  aggregations?: readonly GroupAggregation[]
+  /** Probabilities in [0, 1]: numpy's and pandas' default ("linear") quantiles per group. */
+  quantiles?: readonly number[] | Float64Array
+  /** Delta degrees of freedom of `std`; default 1, as pandas. */
+  ddof?: number
+  signal?: AbortSignal
+}
+
+/** One value column's aggregations: one entry per group (NaN where a group has no value). */
+export interface GroupStats {
+  count?: Float64Array
+  sum?: Float64Array
+  mean?: Float64Array
+  min?: Float64Array
+  max?: Float64Array
+  std?: Float64Array
+  /** One array per `options.quantiles` entry, in that order. */
+  quantiles?: Float64Array[]
+}
+
+/** Integer typed arrays that can key a `groupBy`. */
+export type IntegerArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array
+
+export interface Grouped<K> {
+  groups: number
+  /** Each group's key: the category's value (groups in category order), or the integer (ascending). */
+  keys: K
+  /** Rows per group. */
+  size: Float64Array
+  /** Per value column (`value` when `values` was one array), its aggregations. */
+  columns: Record<string, GroupStats>
+}
+
+/**
+ * Group-by of numeric columns by a category column (`readCsv`'s `{ codes, values }`) or an
+ * integer typed array, on every core: pandas' `df.groupby(key).agg([...])`. NaN values are
+ * skipped; rows whose key is missing (code 0xFFFFFFFF) belong to no group; only keys that
+ * occur are groups.
+ * @example
+ * const { columns } = await readCsv('requests.csv')
+ * const g = await groupBy(columns.route, { latency: columns.latency }, { aggregations: ['count', 'mean'], quantiles: [0.99] })
+ * // g.keys: routes; g.columns.latency.mean, g.columns.latency.quantiles[0] (p99)
+ */
+export function groupBy(keys: CategoryColumn, values: NumericArray | Record<string, NumericArray>, options?: GroupByOptions): Promise<Grouped<string[]>>
+export function groupBy<K extends IntegerArray>(keys: K, values: NumericArray | Record<string, NumericArray>, options?: GroupByOptions): Promise<Grouped<K>>
+
 /** Anything whose bytes can be hashed: a string (as UTF-8), a Buffer, any TypedArray or DataView (only the bytes it views), an ArrayBuffer or SharedArrayBuffer. */
 export type HashInput = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
 

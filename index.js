@@ -123,7 +123,7 @@ function stats() {
   }
 }
 
-const { sort, argsort, describe, quantiles, histogram } = data
+const { sort, argsort, describe, quantiles, histogram, groupBy } = data
 const { hash, hashMany, hashFile, hashFiles, hashStream } = hashing
 const { compress, decompress, compressFile, decompressFile, createCompressStream, createDecompressStream } = compression
 const { countPrimes, primes, matmul, mandelbrot, topK } = algo
@@ -138,6 +138,7 @@ module.exports = {
   describe,
   quantiles,
   histogram,
+  groupBy,
   hash,
   hashMany,
   hashFile,

@@ -317,9 +317,22 @@ const CALLS = {
       maxRows: either(int(0, 5)),
       columns: either(fc.dictionary(fc.constantFrom('a', 'b', '0', 'x'), fc.constantFrom('float64', 'int32', 'int64', 'bool', 'date', 'string', 'category', 'uint32', 'float32'))),
       relaxColumnCount: either(fc.boolean()),
+      types: either(fc.dictionary(fc.constantFrom('a', 'b', '__proto__'), fc.constantFrom('float64', 'date', 'category', 'string'))),
+      decimal: either(fc.constantFrom(',', '.', ';')),
+      nullValues: either(fc.constantFrom('pandas', ['NA'], [])),
+      encoding: either(fc.constantFrom('latin1', 'utf-16le', 'windows-1252', 'utf-8')),
     }),
   ),
-  readCsv: fc.tuple(either(paths), options({ header: either(fc.boolean()) })),
+  readCsv: fc.tuple(either(paths), options({ header: either(fc.boolean()), encoding: either(fc.constantFrom('latin1', 'utf-16le', 'windows-1252')), compression: either(fc.constantFrom('auto', 'none', 'gzip', 'zstd', 'brotli')) })),
+  groupBy: fc.tuple(
+    either(fc.oneof(typedArray, fc.record({ codes: fc.array(fc.constantFrom(0, 1, 2, 0xffffffff), { maxLength: 30 }).map((a) => Uint32Array.from(a)), values: fc.constantFrom(['a', 'b', 'c'], ['x'], []) }))),
+    either(fc.oneof(typedArray, fc.dictionary(fc.constantFrom('a', '__proto__', 'n'), typedArray))),
+    options({
+      aggregations: either(fc.subarray(['count', 'sum', 'mean', 'min', 'max', 'std', 'median'])),
+      quantiles: either(fc.array(fc.double({ min: -0.5, max: 1.5 }), { maxLength: 3 })),
+      ddof: either(fc.constantFrom(0, 1, -1)),
+    }),
+  ),
   hashPassword: fc.tuple(
     either(fc.oneof(fc.string({ maxLength: 80 }), bytes)),
     options({

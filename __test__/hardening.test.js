@@ -232,6 +232,7 @@ suite('panics', () => {
     parseCsv: () => offload.parseCsv(csvText),
     topK: () => offload.topK(mat, mat, 5),
     readCsv: () => offload.readCsv(csvFile),
+    groupBy: () => offload.groupBy(Int32Array.from(floats, (x) => Math.round(x * 10)), floats, { aggregations: ['mean', 'std'], quantiles: [0.5] }),
     hashPassword: () => offload.hashPassword('pw', { memoryCost: 1024, timeCost: 1 }),
     verifyPassword: () => offload.verifyPassword('$2b$04$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW', 'pw'),
   }

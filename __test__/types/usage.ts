@@ -40,6 +40,17 @@ async function main(): Promise<void> {
   // @ts-expect-error: not a column type
   await offload.parseCsv('a', { columns: { a: 'decimal' } })
   void [colA, typeOfB, fromFile]
+  const partial = await offload.readCsv('x.csv.gz', { columns: ['a', 'b'], types: { a: 'category' }, encoding: 'latin1', decimal: ',', nullValues: 'pandas', compression: 'auto' })
+  // @ts-expect-error: parseCsv takes no compression
+  await offload.parseCsv('a', { compression: 'gzip' })
+  const grouped = await offload.groupBy(partial.columns.a as offload.CategoryColumn, { b: new Float64Array(1) }, { aggregations: ['mean', 'std'], quantiles: [0.99], signal })
+  const routes: string[] = grouped.keys
+  const p99: Float64Array | undefined = grouped.columns.b.quantiles?.[0]
+  const byStatus = await offload.groupBy(new Int32Array(3), new Float32Array(3))
+  const statuses: Int32Array = byStatus.keys
+  // @ts-expect-error: not an aggregation
+  await offload.groupBy(new Int32Array(1), new Float64Array(1), { aggregations: ['median'] })
+  void [routes, p99, statuses, offload.PANDAS_NULL_VALUES]
   const nearest = await offload.topK({ data: new Float32Array(6), rows: 2, cols: 3 }, new Float32Array(3), 1, { metric: 'l2', signal })
   const nearestScores: Float32Array = nearest.scores
   // @ts-expect-error: not a metric

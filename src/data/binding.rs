@@ -4,7 +4,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::{describe, histogram, quantiles, sort};
+use super::{describe, groupby, histogram, quantiles, sort};
 use crate::cancel::Cancel;
 use crate::control::CancelToken;
 use crate::convert::with_numeric;
@@ -189,4 +189,122 @@ pub fn histogram(
 ) -> Call<Histogram> {
     let range = range_min.zip(range_max);
     spawn(Histogram { array, bins, range }, token)
+}
+
+/// Which aggregations `groupBy` computes (checked by lib/data.js).
+#[napi(object)]
+pub struct GroupSpec {
+    pub count: bool,
+    pub sum: bool,
+    pub mean: bool,
+    pub min: bool,
+    pub max: bool,
+    pub std: bool,
+    pub quantiles: Vec<f64>,
+    pub ddof: f64,
+}
+
+/// One value column's aggregations, per group.
+#[napi(object)]
+pub struct GroupColumn {
+    pub count: Option<Float64Array>,
+    pub sum: Option<Float64Array>,
+    pub mean: Option<Float64Array>,
+    pub min: Option<Float64Array>,
+    pub max: Option<Float64Array>,
+    pub std: Option<Float64Array>,
+    pub quantiles: Vec<Float64Array>,
+}
+
+/// What the native `groupBy` resolves to; lib/data.js makes the keys from `first_row`.
+#[napi(object)]
+pub struct GroupResult {
+    pub first_row: Float64Array,
+    pub size: Float64Array,
+    pub columns: Vec<GroupColumn>,
+}
+
+pub struct GroupBy {
+    keys: NumericArray,
+    /// The number of category values when `keys` are a category column's codes.
+    categories: Option<f64>,
+    values: Vec<NumericArray>,
+    spec: GroupSpec,
+}
+
+impl Kernel for GroupBy {
+    type Output = GroupResult;
+    fn run(&mut self, cancel: &Cancel) -> KernelResult<GroupResult> {
+        let rows = with_numeric!(&self.keys, |a, _V| a.len());
+        cancel.set_total((rows * self.values.len().max(1)) as u64);
+        let groups = match (&self.keys, self.categories) {
+            (NumericArray::Uint32(codes), Some(n)) => {
+                groupby::groups_of_codes(codes, n as usize, cancel)?
+            }
+            (NumericArray::Int8(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::Uint8(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::Uint8Clamped(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::Int16(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::Uint16(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::Int32(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::Uint32(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::BigInt64(k), None) => groupby::groups_of_integers(k, cancel)?,
+            (NumericArray::BigUint64(k), None) => groupby::groups_of_integers(k, cancel)?,
+            _ => {
+                return Err(KernelError::InvalidValue(
+                    "keys must be a category column or an integer typed array".into(),
+                ))
+            }
+        };
+        let what = groupby::Aggregations {
+            count: self.spec.count,
+            sum: self.spec.sum,
+            mean: self.spec.mean,
+            min: self.spec.min,
+            max: self.spec.max,
+            std: self.spec.std,
+            quantiles: self.spec.quantiles.clone(),
+            ddof: self.spec.ddof,
+        };
+        let mut columns = Vec::with_capacity(self.values.len());
+        for values in &self.values {
+            let s = with_numeric!(values, |a, _V| groupby::aggregate(
+                &groups, a, &what, cancel
+            ))?;
+            let f = |v: Option<Vec<f64>>| v.map(Float64Array::new);
+            columns.push(GroupColumn {
+                count: f(s.count),
+                sum: f(s.sum),
+                mean: f(s.mean),
+                min: f(s.min),
+                max: f(s.max),
+                std: f(s.std),
+                quantiles: s.quantiles.into_iter().map(Float64Array::new).collect(),
+            });
+        }
+        Ok(GroupResult {
+            first_row: Float64Array::new(groups.first_row.iter().map(|&r| r as f64).collect()),
+            size: Float64Array::new(groups.size),
+            columns,
+        })
+    }
+}
+
+#[napi(js_name = "groupBy")]
+pub fn group_by(
+    keys: NumericArray,
+    categories: Option<f64>,
+    values: Vec<NumericArray>,
+    spec: GroupSpec,
+    token: &CancelToken,
+) -> Call<GroupBy> {
+    spawn(
+        GroupBy {
+            keys,
+            categories,
+            values,
+            spec,
+        },
+        token,
+    )
 }

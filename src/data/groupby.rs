@@ -96,7 +96,7 @@ pub fn groups_of_codes(
 }
 
 /// Groups from integer keys, ordered by value.
-pub fn groups_of_integers<K: Element + Into<i128>>(
+pub fn groups_of_integers<K: Copy + Send + Sync + Into<i128>>(
     keys: &[K],
     cancel: &Cancel,
 ) -> Result<Groups, KernelError> {
@@ -288,7 +288,17 @@ pub fn aggregate<V: Element>(
         )
         .try_reduce(|| Partial::new(g), |a, b| Ok(a.merge(b)))?;
     let n = &partial.n;
-    let sum: Vec<f64> = (0..g).map(|i| partial.sum[i] + partial.comp[i]).collect();
+    // An infinite sum makes the compensation NaN (inf - inf): it is the sum as it is.
+    let sum: Vec<f64> = (0..g)
+        .map(|i| {
+            let s = partial.sum[i];
+            if s.is_finite() {
+                s + partial.comp[i]
+            } else {
+                s
+            }
+        })
+        .collect();
     let mean: Vec<f64> = (0..g)
         .map(|i| if n[i] > 0.0 { sum[i] / n[i] } else { f64::NAN })
         .collect();
