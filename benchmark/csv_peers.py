@@ -71,7 +71,7 @@ def main():
     if want("duckdb"):
         con = duckdb.connect()
         con.execute(f"SET threads TO {threads}")
-        run("read", "duckdb", lambda: con.execute(f"SELECT * FROM read_csv('{path}')").arrow())
+        run("read", "duckdb", lambda: con.sql(f"SELECT * FROM read_csv('{path}')").to_arrow_table())
 
     if group:
         key, value = group
