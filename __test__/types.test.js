@@ -38,6 +38,6 @@ it('every export appears in the type test', () => {
   const source = require('node:fs').readFileSync(path.join(__dirname, 'types', 'usage.ts'), 'utf8')
   const imported = /import \{([^}]*)\} from '\.\.\/\.\.'/.exec(source)[1].split(',').map((s) => s.trim())
   for (const name of Object.keys(require('..'))) {
-    assert.ok(source.includes(`offload.${name}(`) || imported.includes(name), `${name} is not used in usage.ts`)
+    assert.ok(source.includes(`offload.${name}(`) || source.includes(`offload.${name}\n`) || imported.includes(name), `${name} is not used in usage.ts`)
   }
 })

@@ -50,7 +50,9 @@ async function main(): Promise<void> {
   const statuses: Int32Array = byStatus.keys
   // @ts-expect-error: not an aggregation
   await offload.groupBy(new Int32Array(1), new Float64Array(1), { aggregations: ['median'] })
-  void [routes, p99, statuses, offload.PANDAS_NULL_VALUES]
+  const naStrings: readonly string[] = offload.PANDAS_NULL_VALUES
+  await offload.parseCsv('a\nNA', { nullValues: [...naStrings] })
+  void [routes, p99, statuses]
   const nearest = await offload.topK({ data: new Float32Array(6), rows: 2, cols: 3 }, new Float32Array(3), 1, { metric: 'l2', signal })
   const nearestScores: Float32Array = nearest.scores
   // @ts-expect-error: not a metric
