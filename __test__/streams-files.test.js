@@ -422,9 +422,11 @@ suite('a source that blocks never holds a slot', () => {
     }
     // With a writer, a FIFO is read to its end.
     const writer = spawn('sh', ['-c', `printf 'a,b\\n1,2\\n3,4\\n' > '${fifo}'`])
+    // Listened for before the read: the writer may have exited by the time readCsv resolves.
+    const closed = new Promise((r) => writer.on('close', r))
     const table = await offload.readCsv(fifo)
     assert.deepEqual(Array.from(table.columns.a), [1, 3])
-    await new Promise((r) => writer.on('close', r))
+    await closed
     assert.deepEqual(temporaries(), [])
   })
 
