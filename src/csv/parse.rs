@@ -3,7 +3,7 @@
 use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
-use memchr::{memchr, memchr2, memchr3};
+use memchr::{memchr, memchr2};
 use rayon::prelude::*;
 
 use super::source::{decode_all, Pull};
@@ -29,14 +29,95 @@ enum RecordError {
     StrayQuote(usize),
 }
 
+/// Finds the delimiters, line feeds and quotes of one buffer. Fields are short (a few bytes),
+/// so looking 64 bytes at a time and keeping the block's bitmap for the next fields costs a
+/// few instructions a field, where a fresh search per field (memchr3) costs tens.
+struct Scanner {
+    delim: u8,
+    quote: u8,
+    /// Where the cached block starts (usize::MAX: none yet).
+    block: usize,
+    /// Bit i: `buf[block + i]` is a delimiter, a line feed or a quote.
+    mask: u64,
+}
+
+impl Scanner {
+    fn new(delim: u8, quote: u8) -> Self {
+        Self {
+            delim,
+            quote,
+            block: usize::MAX,
+            mask: 0,
+        }
+    }
+
+    /// The first delimiter, line feed or quote at or after `p` (every call on the same `buf`).
+    #[inline]
+    fn find(&mut self, buf: &[u8], mut p: usize) -> Option<usize> {
+        loop {
+            if self.block != usize::MAX && p >= self.block && p < self.block + 64 {
+                let m = self.mask & (!0u64 << (p - self.block));
+                if m != 0 {
+                    return Some(self.block + m.trailing_zeros() as usize);
+                }
+                p = self.block + 64;
+            }
+            if p + 64 > buf.len() {
+                let (d, q) = (self.delim, self.quote);
+                return buf
+                    .get(p..)?
+                    .iter()
+                    .position(|&c| c == d || c == b'\n' || c == q)
+                    .map(|i| p + i);
+            }
+            self.block = p;
+            self.mask = structurals(&buf[p..p + 64], self.delim, self.quote);
+        }
+    }
+}
+
+/// Bit i set where `block[i]` (64 bytes) is `delim`, a line feed or `quote`.
+#[inline]
+fn structurals(block: &[u8], delim: u8, quote: u8) -> u64 {
+    assert!(block.len() >= 64);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86-64; the four loads stay inside the 64 bytes checked above.
+        unsafe {
+            let (d, n, q) = (
+                _mm_set1_epi8(delim as i8),
+                _mm_set1_epi8(b'\n' as i8),
+                _mm_set1_epi8(quote as i8),
+            );
+            let mut mask = 0u64;
+            for k in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+                let hit = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, d), _mm_cmpeq_epi8(v, n)),
+                    _mm_cmpeq_epi8(v, q),
+                );
+                mask |= (_mm_movemask_epi8(hit) as u16 as u64) << (16 * k);
+            }
+            mask
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        block[..64].iter().enumerate().fold(0u64, |m, (i, &c)| {
+            m | (u64::from(c == delim || c == b'\n' || c == quote) << i)
+        })
+    }
+}
+
 /// Reads the record at `pos` into `fields`; returns where the next record starts.
 fn read_record(
     buf: &[u8],
     pos: usize,
-    delim: u8,
-    quote: u8,
+    scanner: &mut Scanner,
     fields: &mut Vec<Field>,
 ) -> Result<usize, RecordError> {
+    let (delim, quote) = (scanner.delim, scanner.quote);
     fields.clear();
     let len = buf.len();
     let mut p = pos;
@@ -76,7 +157,7 @@ fn read_record(
                 _ => return Err(RecordError::AfterQuote(p)),
             }
         } else {
-            match memchr3(delim, b'\n', quote, &buf[p..]) {
+            match scanner.find(buf, p).map(|at| at - p) {
                 None => {
                     let end = if len > p && buf[len - 1] == b'\r' {
                         len - 1
@@ -179,9 +260,66 @@ impl NullSet {
     }
 }
 
+/// Where one chunk writes one fixed-size column: its own stretch of the column's final
+/// buffer, as long as the chunk has line feeds (which bounds its records). Values are written
+/// once, where they stay, instead of into per-chunk vectors copied together at the end (that
+/// copy, and faulting in the pages twice, took a fifth of a parse).
+struct Sink<T> {
+    at: *mut T,
+    cap: usize,
+    len: usize,
+}
+
+// SAFETY: a sink is the only one to touch its stretch of memory, and nothing reads the stretch
+// before the chunk that writes it is done (`Filled::settle`).
+unsafe impl<T: Send> Send for Sink<T> {}
+
+impl<T: Copy> Sink<T> {
+    /// The stretch `offset..offset + cap` of the buffer starting at address `base`.
+    fn new(base: usize, offset: usize, cap: usize) -> Self {
+        Self {
+            at: (base as *mut T).wrapping_add(offset),
+            cap,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, v: T) {
+        assert!(
+            self.len < self.cap,
+            "a chunk holds more records than line feeds"
+        );
+        // SAFETY: `at..at + cap` is reserved memory that only this sink writes.
+        unsafe { self.at.add(self.len).write(v) };
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[T] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the first `len` elements of the stretch were written by `push`.
+        unsafe { std::slice::from_raw_parts(self.at, self.len) }
+    }
+}
+
+/// `codes` into `values` as texts (u32::MAX: missing).
+fn texts_of(codes: &[u32], values: &Texts) -> Texts {
+    let mut out = Texts::default();
+    out.ends.reserve(codes.len());
+    for &c in codes {
+        match c {
+            u32::MAX => out.push_missing(),
+            c => out.push(values.get(c as usize).expect("a value")),
+        }
+    }
+    out
+}
+
 /// Distinct texts in order of first appearance, each with its code.
 struct Dict {
-    codes: Vec<u32>,
+    codes: Sink<u32>,
     /// Codes, found by their value's hash.
     table: HashTable<u32>,
     values: Texts,
@@ -191,9 +329,9 @@ struct Dict {
 }
 
 impl Dict {
-    fn new(may_fall_back: bool) -> Self {
+    fn new(may_fall_back: bool, codes: Sink<u32>) -> Self {
         Self {
-            codes: Vec::new(),
+            codes,
             table: HashTable::new(),
             values: Texts::default(),
             hasher: DefaultHashBuilder::default(),
@@ -226,43 +364,60 @@ impl Dict {
 
     /// The column as strings.
     fn into_texts(self) -> Texts {
-        let mut out = Texts::default();
-        out.ends.reserve(self.codes.len());
-        for &c in &self.codes {
-            match c {
-                u32::MAX => out.push_missing(),
-                c => out.push(self.values.get(c as usize).expect("a value")),
-            }
-        }
-        out
+        texts_of(self.codes.as_slice(), &self.values)
     }
 }
 
 /// A column being filled by one chunk.
 enum Builder {
-    Float64(Vec<f64>),
-    Float32(Vec<f32>),
-    Int32(Vec<i32>),
-    Uint32(Vec<u32>),
-    Int64(Vec<i64>),
-    Bool(Vec<u8>),
-    Date(Vec<f64>),
+    Float64(Sink<f64>),
+    Float32(Sink<f32>),
+    Int32(Sink<i32>),
+    Uint32(Sink<u32>),
+    Int64(Sink<i64>),
+    Bool(Sink<u8>),
+    Date(Sink<f64>),
     String(Texts),
     Category(Dict),
 }
 
 impl Builder {
-    fn new(kind: ColumnType, may_fall_back: bool) -> Self {
+    /// A chunk's builder, writing the stretch `offset..offset + cap` of the column's buffer at
+    /// address `base` (see [`Filled::prepare`]); strings are kept by the chunk.
+    fn new(kind: ColumnType, may_fall_back: bool, base: usize, offset: usize, cap: usize) -> Self {
         match kind {
-            ColumnType::Float64 => Builder::Float64(Vec::new()),
-            ColumnType::Float32 => Builder::Float32(Vec::new()),
-            ColumnType::Int32 => Builder::Int32(Vec::new()),
-            ColumnType::Uint32 => Builder::Uint32(Vec::new()),
-            ColumnType::Int64 => Builder::Int64(Vec::new()),
-            ColumnType::Bool => Builder::Bool(Vec::new()),
-            ColumnType::Date => Builder::Date(Vec::new()),
+            ColumnType::Float64 => Builder::Float64(Sink::new(base, offset, cap)),
+            ColumnType::Float32 => Builder::Float32(Sink::new(base, offset, cap)),
+            ColumnType::Int32 => Builder::Int32(Sink::new(base, offset, cap)),
+            ColumnType::Uint32 => Builder::Uint32(Sink::new(base, offset, cap)),
+            ColumnType::Int64 => Builder::Int64(Sink::new(base, offset, cap)),
+            ColumnType::Bool => Builder::Bool(Sink::new(base, offset, cap)),
+            ColumnType::Date => Builder::Date(Sink::new(base, offset, cap)),
             ColumnType::String => Builder::String(Texts::default()),
-            ColumnType::Category => Builder::Category(Dict::new(may_fall_back)),
+            ColumnType::Category => {
+                Builder::Category(Dict::new(may_fall_back, Sink::new(base, offset, cap)))
+            }
+        }
+    }
+
+    /// Values written into the column's buffer (a string column's are kept apart).
+    fn written(&self) -> usize {
+        match self {
+            Builder::Float64(s) | Builder::Date(s) => s.len,
+            Builder::Float32(s) => s.len,
+            Builder::Int32(s) => s.len,
+            Builder::Uint32(s) => s.len,
+            Builder::Int64(s) => s.len,
+            Builder::Bool(s) => s.len,
+            Builder::String(_) => 0,
+            Builder::Category(d) => d.codes.len,
+        }
+    }
+
+    /// Room for `n` more strings, so that a growing string column is not copied over and over.
+    fn reserve(&mut self, n: usize) {
+        if let Builder::String(t) = self {
+            t.ends.reserve(n);
         }
     }
 
@@ -288,34 +443,35 @@ impl Builder {
         match self {
             Builder::Float64(v) => v.push(match value {
                 None => f64::NAN,
-                Some(t) => number(t, decimal).ok_or((BAD, "not a number".into()))?,
+                Some(t) => number(t, decimal).ok_or_else(|| (BAD, "not a number".into()))?,
             }),
             Builder::Float32(v) => v.push(match value {
                 None => f32::NAN,
-                Some(t) => number(t, decimal).ok_or((BAD, "not a number".into()))? as f32,
+                Some(t) => number(t, decimal).ok_or_else(|| (BAD, "not a number".into()))? as f32,
             }),
             Builder::Int32(v) => {
                 let t = value.ok_or_else(|| missing("int32"))?;
                 let x = js_integer(t, i32::MIN as f64, i32::MAX as f64)
-                    .ok_or((BAD, "not an int32".into()))?;
+                    .ok_or_else(|| (BAD, "not an int32".into()))?;
                 v.push(x as i32)
             }
             Builder::Uint32(v) => {
                 let t = value.ok_or_else(|| missing("uint32"))?;
-                let x = js_integer(t, 0.0, u32::MAX as f64).ok_or((BAD, "not a uint32".into()))?;
+                let x = js_integer(t, 0.0, u32::MAX as f64)
+                    .ok_or_else(|| (BAD, "not a uint32".into()))?;
                 v.push(x as u32)
             }
             Builder::Int64(v) => {
                 let t = value.ok_or_else(|| missing("int64"))?;
-                v.push(js_bigint(t).ok_or((BAD, "not an int64".into()))?)
+                v.push(js_bigint(t).ok_or_else(|| (BAD, "not an int64".into()))?)
             }
             Builder::Bool(v) => {
                 let t = value.ok_or_else(|| missing("bool"))?;
-                v.push(boolean(t).ok_or((BAD, "not a bool (true/false, 1/0)".into()))?)
+                v.push(boolean(t).ok_or_else(|| (BAD, "not a bool (true/false, 1/0)".into()))?)
             }
             Builder::Date(v) => v.push(match value {
                 None => f64::NAN,
-                Some(t) => iso_date(t).ok_or((BAD, "not an ISO 8601 date".into()))?,
+                Some(t) => iso_date(t).ok_or_else(|| (BAD, "not an ISO 8601 date".into()))?,
             }),
             Builder::String(v) => match value {
                 None => v.push_missing(),
@@ -342,7 +498,7 @@ impl Builder {
                         // Too many distinct values for an inferred category: strings from
                         // here on (the earlier values kept as they were).
                         let Builder::Category(dict) =
-                            std::mem::replace(self, Builder::Int32(Vec::new()))
+                            std::mem::replace(self, Builder::String(Texts::default()))
                         else {
                             unreachable!()
                         };
@@ -364,10 +520,11 @@ fn header(
     cancel: &Cancel,
 ) -> Result<(Vec<String>, usize), KernelError> {
     let mut fields = Vec::new();
+    let mut scanner = Scanner::new(opts.delimiter, opts.quote);
     let mut pos = start;
     // Skip blank lines before the first record.
     while pos < buf.len() {
-        let next = read_record(buf, pos, opts.delimiter, opts.quote, &mut fields)
+        let next = read_record(buf, pos, &mut scanner, &mut fields)
             .map_err(|e| record_error(buf, e, ""))?;
         if !is_blank(buf, &fields, opts.quote) {
             let mut scratch = Vec::new();
@@ -500,11 +657,17 @@ fn parse_chunk(
     width: usize,
     slots: &[Option<usize>],
     kinds: &[(ColumnType, bool)],
+    (bases, offset, cap): (&[usize], usize, usize),
     cancel: &Cancel,
 ) -> Result<Chunk, KernelError> {
-    let mut columns: Vec<Builder> = kinds.iter().map(|&(k, f)| Builder::new(k, f)).collect();
+    let mut columns: Vec<Builder> = kinds
+        .iter()
+        .zip(bases)
+        .map(|(&(k, f), &base)| Builder::new(k, f, base, offset, cap))
+        .collect();
     let nulls = NullSet::new(&opts.null_values);
     let mut fields = Vec::with_capacity(width);
+    let mut scanner = Scanner::new(opts.delimiter, opts.quote);
     let mut scratch = Vec::new();
     let mut rows = 0usize;
     let mut pos = from;
@@ -518,7 +681,7 @@ fn parse_chunk(
     };
     while pos < to {
         let start = pos;
-        pos = match read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) {
+        pos = match read_record(buf, pos, &mut scanner, &mut fields) {
             Ok(next) => next,
             Err(e) => {
                 // The field being read: an unterminated or stray quote stops before its
@@ -585,6 +748,13 @@ fn parse_chunk(
             }
         }
         rows += 1;
+        if rows == 64 && pos < to {
+            // The rest of the chunk's rows, from the first ones' length (a few percent over).
+            // A record has at least `width` bytes (delimiters, line end) unless the column
+            // count is relaxed: that bounds what a short start can reserve.
+            let more = ((to - pos) / ((pos - from) / 64).max(1)).min((to - pos) / width.max(1));
+            columns.iter_mut().for_each(|c| c.reserve(more + more / 16));
+        }
         since_check += pos - start;
         // Every 256 KiB: dictionary (category) columns parse at ~15 MB/s per core, so that
         // is ~15 ms of work between two looks at the flag.
@@ -622,11 +792,12 @@ fn infer(buf: &[u8], from: usize, opts: &Options, width: usize) -> Vec<ColumnTyp
     let mut distinct: Vec<std::collections::HashSet<Vec<u8>>> = vec![Default::default(); width];
     let limit = SAMPLE / 16 + 1;
     let mut fields = Vec::new();
+    let mut scanner = Scanner::new(opts.delimiter, opts.quote);
     let mut scratch = Vec::new();
     let mut pos = from;
     let mut rows = 0;
     while pos < buf.len() && rows < SAMPLE {
-        let Ok(next) = read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) else {
+        let Ok(next) = read_record(buf, pos, &mut scanner, &mut fields) else {
             break; // the real pass reports it
         };
         pos = next;
@@ -682,13 +853,14 @@ fn sample_ready(buf: &[u8], opts: &Options) -> bool {
         }
     }
     let mut fields = Vec::new();
+    let mut scanner = Scanner::new(opts.delimiter, opts.quote);
     // The header (when there is one) and the sample.
     let mut records = 0;
     while records < SAMPLE + 1 {
         if pos >= buf.len() {
             return false;
         }
-        match read_record(buf, pos, opts.delimiter, opts.quote, &mut fields) {
+        match read_record(buf, pos, &mut scanner, &mut fields) {
             Err(RecordError::Unterminated(_)) => return false,
             Err(_) => return true, // malformed: reported by the parse, not a matter of size
             Ok(next) if next >= buf.len() && !buf.ends_with(b"\n") => return false,
@@ -703,94 +875,207 @@ fn sample_ready(buf: &[u8], opts: &Options) -> bool {
     true
 }
 
-fn join(
-    kind: ColumnType,
-    parts: Vec<Builder>,
-    rows: usize,
-    cancel: &Cancel,
-) -> Result<Column, KernelError> {
-    macro_rules! concat {
-        ($variant:ident) => {{
-            let mut out = Vec::new();
-            crate::error::try_reserve(&mut out, rows, "a column")?;
-            for p in parts {
-                if let Builder::$variant(v) = p {
-                    out.extend_from_slice(&v);
-                }
-            }
-            Column::$variant(out)
-        }};
-    }
-    cancel.check()?;
-    Ok(match kind {
-        ColumnType::Float64 => concat!(Float64),
-        ColumnType::Float32 => concat!(Float32),
-        ColumnType::Int32 => concat!(Int32),
-        ColumnType::Uint32 => concat!(Uint32),
-        ColumnType::Int64 => concat!(Int64),
-        ColumnType::Bool => concat!(Bool),
-        ColumnType::Date => concat!(Date),
-        // The parts stay parts: the strings are made from them on the JS thread.
-        ColumnType::String => Column::String(
-            parts
-                .into_iter()
-                .map(|p| match p {
-                    Builder::String(t) => t,
-                    _ => unreachable!("a string column's parts are strings"),
-                })
-                .collect(),
-        ),
-        ColumnType::Category => join_categories(parts, rows, cancel)?,
-    })
+/// A column as the windows fill it: fixed-size values (and category codes) in their final
+/// buffer, strings in the parts the chunks made.
+enum Filled {
+    Float64(Vec<f64>),
+    Float32(Vec<f32>),
+    Int32(Vec<i32>),
+    Uint32(Vec<u32>),
+    Int64(Vec<i64>),
+    Bool(Vec<u8>),
+    Date(Vec<f64>),
+    String(Vec<Texts>),
+    /// Each part's codes into its own dictionary, until the join makes one dictionary.
+    Category {
+        codes: Vec<u32>,
+        parts: Vec<CategoryPart>,
+    },
 }
 
-/// One dictionary in order of first appearance, each part's codes remapped; an inferred
-/// category column with too many values (a part that fell back, more than
+/// What one chunk made of a category column.
+enum CategoryPart {
+    /// `codes[at..at + len]` index `values`.
+    Codes {
+        at: usize,
+        len: usize,
+        values: Texts,
+        may_fall_back: bool,
+    },
+    /// Too many distinct values: the chunk's rows as strings.
+    Strings(Texts),
+}
+
+/// Room for `more` values after `v`'s end (grown by half at least, for window after window);
+/// the address where they go.
+fn room<T>(v: &mut Vec<T>, more: usize) -> Result<usize, KernelError> {
+    if v.capacity() - v.len() < more {
+        let want = more.max(v.capacity() / 2);
+        crate::error::try_reserve(v, want, "a column")?;
+    }
+    Ok(v.as_mut_ptr().wrapping_add(v.len()) as usize)
+}
+
+/// Closes the gaps that chunks with fewer records than line feeds (blank lines, quoted line
+/// breaks) left: chunk i wrote `written[i]` values at `len + sum(caps[..i])`.
+fn settle<T: Copy>(v: &mut Vec<T>, written: &[usize], caps: &[usize]) -> Vec<usize> {
+    let base = v.len();
+    let (mut to, mut from) = (base, base);
+    let mut starts = Vec::with_capacity(written.len());
+    let p = v.as_mut_ptr();
+    for (&n, &cap) in written.iter().zip(caps) {
+        debug_assert!(n <= cap && from + cap <= v.capacity());
+        if from != to && n > 0 {
+            // SAFETY: both ranges lie in the reserved capacity and the source was written;
+            // `copy` allows the overlap.
+            unsafe { std::ptr::copy(p.add(from), p.add(to), n) };
+        }
+        starts.push(to);
+        to += n;
+        from += cap;
+    }
+    // SAFETY: `base..to` now holds the chunks' values, each written once.
+    unsafe { v.set_len(to) };
+    starts
+}
+
+impl Filled {
+    fn new(kind: ColumnType) -> Self {
+        match kind {
+            ColumnType::Float64 => Filled::Float64(Vec::new()),
+            ColumnType::Float32 => Filled::Float32(Vec::new()),
+            ColumnType::Int32 => Filled::Int32(Vec::new()),
+            ColumnType::Uint32 => Filled::Uint32(Vec::new()),
+            ColumnType::Int64 => Filled::Int64(Vec::new()),
+            ColumnType::Bool => Filled::Bool(Vec::new()),
+            ColumnType::Date => Filled::Date(Vec::new()),
+            ColumnType::String => Filled::String(Vec::new()),
+            ColumnType::Category => Filled::Category {
+                codes: Vec::new(),
+                parts: Vec::new(),
+            },
+        }
+    }
+
+    /// Room for `more` values; the address the chunks' stretches are cut from (0 for strings).
+    /// Nothing else touches the column until [`Filled::settle`].
+    fn prepare(&mut self, more: usize) -> Result<usize, KernelError> {
+        match self {
+            Filled::Float64(v) | Filled::Date(v) => room(v, more),
+            Filled::Float32(v) => room(v, more),
+            Filled::Int32(v) => room(v, more),
+            Filled::Uint32(v) => room(v, more),
+            Filled::Int64(v) => room(v, more),
+            Filled::Bool(v) => room(v, more),
+            Filled::Category { codes, .. } => room(codes, more),
+            Filled::String(_) => Ok(0),
+        }
+    }
+
+    /// Takes in what the chunks of one region made (in file order; chunk i was given `caps[i]`
+    /// values of room).
+    fn settle(&mut self, builders: Vec<Builder>, caps: &[usize]) {
+        let written: Vec<usize> = builders.iter().map(Builder::written).collect();
+        match self {
+            Filled::Float64(v) | Filled::Date(v) => drop(settle(v, &written, caps)),
+            Filled::Float32(v) => drop(settle(v, &written, caps)),
+            Filled::Int32(v) => drop(settle(v, &written, caps)),
+            Filled::Uint32(v) => drop(settle(v, &written, caps)),
+            Filled::Int64(v) => drop(settle(v, &written, caps)),
+            Filled::Bool(v) => drop(settle(v, &written, caps)),
+            Filled::String(parts) => parts.extend(builders.into_iter().map(|b| match b {
+                Builder::String(t) => t,
+                _ => unreachable!("a string column's builders are strings"),
+            })),
+            Filled::Category { codes, parts } => {
+                let starts = settle(codes, &written, caps);
+                for ((b, at), len) in builders.into_iter().zip(starts).zip(written) {
+                    parts.push(match b {
+                        Builder::Category(d) => CategoryPart::Codes {
+                            at,
+                            len,
+                            values: d.values,
+                            may_fall_back: d.may_fall_back,
+                        },
+                        Builder::String(t) => CategoryPart::Strings(t),
+                        _ => unreachable!("a category column's builders"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The finished column of `rows` values.
+    fn into_column(self, rows: usize, cancel: &Cancel) -> Result<Column, KernelError> {
+        cancel.check()?;
+        // Window after window grew the buffers by half: give back what is left over.
+        fn fit<T>(mut v: Vec<T>) -> Vec<T> {
+            if v.capacity() - v.len() > v.len() / 16 {
+                v.shrink_to_fit();
+            }
+            v
+        }
+        Ok(match self {
+            Filled::Float64(v) => Column::Float64(fit(v)),
+            Filled::Float32(v) => Column::Float32(fit(v)),
+            Filled::Int32(v) => Column::Int32(fit(v)),
+            Filled::Uint32(v) => Column::Uint32(fit(v)),
+            Filled::Int64(v) => Column::Int64(fit(v)),
+            Filled::Bool(v) => Column::Bool(fit(v)),
+            Filled::Date(v) => Column::Date(fit(v)),
+            // The parts stay parts: the strings are made from them on the JS thread.
+            Filled::String(parts) => Column::String(parts),
+            Filled::Category { codes, parts } => join_categories(fit(codes), parts, rows, cancel)?,
+        })
+    }
+}
+
+/// One dictionary in order of first appearance, each part's codes remapped in place; an
+/// inferred category column with too many values (a part that fell back, more than
 /// [`MAX_CATEGORIES`], or more than one value in 16 rows) becomes a string column.
 fn join_categories(
-    parts: Vec<Builder>,
+    mut codes: Vec<u32>,
+    parts: Vec<CategoryPart>,
     rows: usize,
     cancel: &Cancel,
 ) -> Result<Column, KernelError> {
-    let as_strings = |parts: Vec<Builder>| {
+    let as_strings = |codes: &[u32], parts: Vec<CategoryPart>| {
         Column::String(
             parts
                 .into_iter()
                 .map(|p| match p {
-                    Builder::String(t) => t,
-                    Builder::Category(d) => d.into_texts(),
-                    _ => unreachable!("a category column's parts"),
+                    CategoryPart::Strings(t) => t,
+                    CategoryPart::Codes {
+                        at, len, values, ..
+                    } => texts_of(&codes[at..at + len], &values),
                 })
                 .collect(),
         )
     };
-    let may_fall_back = parts.iter().any(|p| {
-        matches!(p, Builder::String(_)) || matches!(p, Builder::Category(d) if d.may_fall_back)
+    let may_fall_back = parts.iter().any(|p| match p {
+        CategoryPart::Strings(_) => true,
+        CategoryPart::Codes { may_fall_back, .. } => *may_fall_back,
     });
-    if parts.iter().any(|p| matches!(p, Builder::String(_))) {
-        return Ok(as_strings(parts));
+    if parts.iter().any(|p| matches!(p, CategoryPart::Strings(_))) {
+        return Ok(as_strings(&codes, parts));
     }
-    let dicts: Vec<&Dict> = parts
-        .iter()
-        .map(|p| match p {
-            Builder::Category(d) => d,
-            _ => unreachable!("checked above"),
-        })
-        .collect();
     let hasher = DefaultHashBuilder::default();
     let mut table: HashTable<u32> = HashTable::new();
     let mut values = Texts::default();
-    let mut maps: Vec<Vec<u32>> = Vec::with_capacity(dicts.len());
-    for d in &dicts {
+    let mut maps: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let CategoryPart::Codes { values: own, .. } = part else {
+            unreachable!("checked above")
+        };
         let mut map = Vec::new();
-        crate::error::try_reserve(&mut map, d.values.len(), "a category column")?;
-        for i in 0..d.values.len() {
+        crate::error::try_reserve(&mut map, own.len(), "a category column")?;
+        for i in 0..own.len() {
             // Polled every few thousand values: a join of millions of distinct values takes
             // a while.
             if i % 8192 == 8191 {
                 cancel.check()?;
             }
-            let t = d.values.get(i).expect("a value");
+            let t = own.get(i).expect("a value");
             let hash = hasher.hash_one(t);
             let code = match table.find(hash, |&c| values.get(c as usize) == Some(t)) {
                 Some(&c) => c,
@@ -810,17 +1095,26 @@ fn join_categories(
     }
     drop(table);
     if may_fall_back && (values.len() > MAX_CATEGORIES || values.len() * 16 > rows) {
-        return Ok(as_strings(parts));
+        return Ok(as_strings(&codes, parts));
     }
-    let mut codes = Vec::new();
-    crate::error::try_reserve(&mut codes, rows, "a column")?;
-    for (d, map) in dicts.iter().zip(&maps) {
-        codes.extend(
-            d.codes
-                .iter()
-                .map(|&c| if c == u32::MAX { c } else { map[c as usize] }),
-        );
+    // The parts' codes lie one after another: each is remapped where it is, side by side.
+    let mut pieces: Vec<(&mut [u32], &Vec<u32>)> = Vec::with_capacity(parts.len());
+    let mut rest: &mut [u32] = &mut codes;
+    for (part, map) in parts.iter().zip(&maps) {
+        let CategoryPart::Codes { len, .. } = *part else {
+            unreachable!("checked above")
+        };
+        let (piece, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        pieces.push((piece, map));
+        rest = tail;
     }
+    pieces.into_par_iter().for_each(|(piece, map)| {
+        for c in piece {
+            if *c != u32::MAX {
+                *c = map[*c as usize];
+            }
+        }
+    });
     Ok(Column::Category(codes, values))
 }
 
@@ -919,23 +1213,24 @@ fn layout(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<(Layout, usiz
     ))
 }
 
-/// The columns as they are filled: per column, the parts made by each chunk so far.
+/// The columns as they are filled.
 struct Parts {
     rows: usize,
-    per_column: Vec<Vec<Builder>>,
+    columns: Vec<Filled>,
 }
 
 impl Parts {
     fn new(layout: &Layout) -> Self {
         Self {
             rows: 0,
-            per_column: layout.kinds.iter().map(|_| Vec::new()).collect(),
+            columns: layout.kinds.iter().map(|&(k, _)| Filled::new(k)).collect(),
         }
     }
 }
 
-/// Parses the whole records of `buf[from..to]` on every core into `parts`. `lines_before`
-/// counts the line breaks before `buf` in the file, for error messages.
+/// Parses the whole records of `buf[from..to]` on every core into `parts`; returns the line
+/// feeds in that range. `lines_before` counts the line breaks before `buf` in the file, for
+/// error messages.
 #[allow(clippy::too_many_arguments)]
 fn parse_region(
     buf: &[u8],
@@ -946,7 +1241,7 @@ fn parse_region(
     parts: &mut Parts,
     lines_before: u64,
     cancel: &Cancel,
-) -> Result<(), KernelError> {
+) -> Result<u64, KernelError> {
     let width = layout.names.len();
     let region = &buf[..to];
     let pieces = (rayon::current_num_threads() * 4).max((to - from) / (16 << 20));
@@ -956,9 +1251,35 @@ fn parse_region(
         .enumerate()
         .map(|(i, &s)| (s, starts.get(i + 1).copied().unwrap_or(to)))
         .collect();
+    // A record ends at a line feed, or at the end of the input: per chunk, the most records
+    // it can hold, which is the room it gets in each column.
+    let feeds: Vec<usize> = ranges
+        .par_iter()
+        .map(|&(a, b)| memchr::memchr_iter(b'\n', &region[a..b]).count())
+        .collect();
+    let caps: Vec<usize> = ranges
+        .iter()
+        .zip(&feeds)
+        .map(|(&(a, b), &n)| n + usize::from(b > a && region[b - 1] != b'\n'))
+        .collect();
+    let offsets: Vec<usize> = caps
+        .iter()
+        .scan(0, |at, &c| {
+            let o = *at;
+            *at += c;
+            Some(o)
+        })
+        .collect();
+    let total: usize = caps.iter().sum();
+    let bases: Vec<usize> = parts
+        .columns
+        .iter_mut()
+        .map(|c| c.prepare(total))
+        .collect::<Result<_, _>>()?;
     let results: Vec<Result<Chunk, KernelError>> = ranges
         .par_iter()
-        .map(|&(a, b)| {
+        .zip(offsets.par_iter().zip(&caps))
+        .map(|(&(a, b), (&offset, &cap))| {
             cancel.check()?;
             parse_chunk(
                 region,
@@ -968,6 +1289,7 @@ fn parse_region(
                 width,
                 &layout.slots,
                 &layout.kinds,
+                (&bases, offset, cap),
                 cancel,
             )
         })
@@ -990,13 +1312,17 @@ fn parse_region(
         let line = lines_before + line_of(region, f.at);
         return Err(csv_error(f.code, line, &column, &f.text, &f.what));
     }
+    let mut per_column: Vec<Vec<Builder>> = parts.columns.iter().map(|_| Vec::new()).collect();
     for chunk in chunks {
         parts.rows += chunk.rows;
         for (slot, b) in chunk.columns.into_iter().enumerate() {
-            parts.per_column[slot].push(b);
+            per_column[slot].push(b);
         }
     }
-    Ok(())
+    for (column, builders) in parts.columns.iter_mut().zip(per_column) {
+        column.settle(builders, &caps);
+    }
+    Ok(feeds.iter().sum::<usize>() as u64)
 }
 
 fn finish(
@@ -1006,12 +1332,14 @@ fn finish(
     cancel: &Cancel,
 ) -> Result<Table, KernelError> {
     let mut rows = parts.rows;
+    // Columns are joined side by side: each is a copy of its parts (memory-bound), and a
+    // category column remaps codes.
     let mut columns: Vec<(String, ColumnType, Column)> = layout
         .selected
-        .into_iter()
-        .zip(parts.per_column)
-        .map(|((_, name, kind), p)| {
-            let column = join(kind, p, rows, cancel)?;
+        .into_par_iter()
+        .zip(parts.columns)
+        .map(|((_, name, kind), filled)| {
+            let column = filled.into_column(rows, cancel)?;
             // An inferred category column with too many values came back as strings.
             let kind = match column {
                 Column::String(_) => ColumnType::String,
@@ -1061,6 +1389,10 @@ pub fn parse(input: &[u8], opts: &Options, cancel: &Cancel) -> Result<Table, Ker
 /// The end of the last whole record in `buf[from..]`, which starts outside quotes: just after
 /// its last line break outside quotes (None when there is none).
 fn last_record_end(buf: &[u8], from: usize, quote: u8) -> Option<usize> {
+    if memchr(quote, &buf[from..]).is_none() {
+        // No quotes (most files): the last line feed.
+        return memchr::memrchr(b'\n', &buf[from..]).map(|i| from + i + 1);
+    }
     let mut inside = false;
     let mut last = None;
     let mut p = from;
@@ -1087,12 +1419,13 @@ fn longest_record() -> usize {
     crate::error::max_allocation().min(1 << 30)
 }
 
-/// Parses a file window by window: the typed columns, plus one window of text (and the
-/// record cut at its end) in memory, never the whole file. The first window grows until it
-/// holds the header and the records types are inferred from (the same ones [`parse`] uses).
-/// With `max_rows`, reading stops once enough rows are parsed. Progress: bytes of text.
+/// Parses a file window by window: the typed columns, plus two windows of text (the one
+/// being parsed and the next one, read meanwhile) in memory, never the whole file. The first
+/// window grows until it holds the header and the records types are inferred from (the same
+/// ones [`parse`] uses). With `max_rows`, reading stops once enough rows are parsed.
+/// Progress: bytes of text.
 pub fn parse_reader(
-    mut source: impl Pull,
+    mut source: impl Pull + Send,
     size_hint: u64,
     opts: &Options,
     cancel: &Cancel,
@@ -1100,54 +1433,79 @@ pub fn parse_reader(
 ) -> Result<Table, KernelError> {
     cancel.set_total(size_hint);
     let mut buf: Vec<u8> = Vec::new();
-    let mut state: Option<(Layout, Parts)> = None;
     let mut lines_before = 0u64;
-    let mut eof = false;
-    loop {
+    let mut eof;
+    // Reads start small and double up to the window: the first read is the only one nothing
+    // else overlaps, and later ones take about as long as parsing the one before.
+    let mut step = window.min(8 << 20);
+    // The header, the skipped lines and the type sample come from the first window.
+    let (layout, mut parts) = loop {
         cancel.check()?;
-        // Refill: the carried tail plus up to one window.
-        let n = source.pull(&mut buf, window)?;
-        eof = eof || n == 0;
-        if state.is_none() && !source.as_is() {
+        eof = source.pull(&mut buf, step)? == 0;
+        step = (step * 2).min(window);
+        if !source.as_is() {
             // Decompressed or transcoded: the file's size does not count the text.
             cancel.set_total(0);
         }
-        if state.is_none() {
-            if !eof && !sample_ready(&buf, opts) {
-                if buf.len().saturating_add(window) <= longest_record() {
-                    continue;
-                }
-                return Err(too_long(&buf, lines_before));
+        if !eof && !sample_ready(&buf, opts) {
+            if buf.len().saturating_add(step) <= longest_record() {
+                continue;
             }
-            // The header, the skipped lines and the type sample come from the first window.
-            let (layout, data) = layout(&buf, opts, cancel)?;
-            let parts = Parts::new(&layout);
-            state = Some((layout, parts));
-            lines_before += memchr::memchr_iter(b'\n', &buf[..data]).count() as u64;
-            cancel.advance(data as u64);
-            buf.drain(..data);
+            return Err(too_long(&buf, lines_before));
         }
-        let from = 0;
-        let (layout, parts) = state.as_mut().expect("set above");
+        let (layout, data) = layout(&buf, opts, cancel)?;
+        lines_before += memchr::memchr_iter(b'\n', &buf[..data]).count() as u64;
+        cancel.advance(data as u64);
+        buf.drain(..data);
+        let parts = Parts::new(&layout);
+        break (layout, parts);
+    };
+    // The next window is read while this one is parsed, into the buffer parsed before.
+    let mut next: Vec<u8> = Vec::new();
+    loop {
+        cancel.check()?;
         let cut = if eof {
             buf.len()
         } else {
-            match last_record_end(&buf, from, opts.quote) {
+            match last_record_end(&buf, 0, opts.quote) {
                 Some(cut) => cut,
                 // A record longer than the window: read on, up to the longest record allowed.
-                None if buf.len().saturating_add(window) <= longest_record() => continue,
+                None if buf.len().saturating_add(step) <= longest_record() => {
+                    eof = source.pull(&mut buf, step)? == 0;
+                    continue;
+                }
                 None => return Err(too_long(&buf, lines_before)),
             }
         };
-        parse_region(&buf, from, cut, opts, layout, parts, lines_before, cancel)?;
-        lines_before += memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
-        buf.drain(..cut);
+        next.clear();
+        crate::error::try_reserve(&mut next, buf.len() - cut + step, "the file's bytes")?;
+        next.extend_from_slice(&buf[cut..]);
+        let mut parse = || {
+            parse_region(
+                &buf,
+                0,
+                cut,
+                opts,
+                &layout,
+                &mut parts,
+                lines_before,
+                cancel,
+            )
+        };
+        let (lines, pulled) = if eof {
+            (parse(), Ok(0))
+        } else {
+            rayon::join(parse, || source.pull(&mut next, step))
+        };
+        lines_before += lines?;
         let enough = opts.max_rows.is_some_and(|m| parts.rows >= m);
         if eof || enough {
             break;
         }
+        eof = pulled? == 0;
+        step = (step * 2).min(window);
+        std::mem::swap(&mut buf, &mut next);
     }
-    let (layout, parts) = state.expect("the first window was read");
     finish(layout, parts, opts, cancel)
 }
 
@@ -1204,6 +1562,37 @@ mod tests {
         crate::csv::source::ReadPull {
             inner: bytes,
             path: "x.csv",
+        }
+    }
+
+    #[test]
+    fn the_scanner_finds_what_a_byte_search_finds() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in [0usize, 1, 63, 64, 65, 127, 128, 200, 1000] {
+            let buf: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    b"ab;,\n\"xy\r"[(x % 9) as usize]
+                })
+                .collect();
+            for (delim, quote) in [(b',', b'"'), (b';', b'\'')] {
+                let mut scanner = Scanner::new(delim, quote);
+                // Forward, as a parser asks, and from every start (jumping back and forth).
+                let want = |p: usize| {
+                    buf[p.min(len)..]
+                        .iter()
+                        .position(|&c| c == delim || c == b'\n' || c == quote)
+                        .map(|i| p + i)
+                };
+                for p in 0..=len {
+                    assert_eq!(scanner.find(&buf, p), want(p), "len {len} from {p}");
+                }
+                for p in (0..=len).rev().step_by(7) {
+                    assert_eq!(scanner.find(&buf, p), want(p), "len {len} back at {p}");
+                }
+            }
         }
     }
 

@@ -166,28 +166,21 @@ pub struct ReadPull<'p, R> {
 
 impl<R: std::io::Read> Pull for ReadPull<'_, R> {
     fn pull(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<usize, KernelError> {
+        use std::io::Read;
         try_reserve(buf, max, "the file's bytes")?;
         let len = buf.len();
-        let spare = buf.capacity() - len;
-        buf.resize(len + max.min(spare), 0);
-        let mut filled = 0;
-        // Fill the whole request (a pipe returns a little at a time).
-        while len + filled < buf.len() {
-            match self.inner.read(&mut buf[len + filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    buf.truncate(len + filled);
-                    return Err(match e.downcast::<KernelError>() {
-                        Ok(kernel) => kernel,
-                        Err(e) => KernelError::io(e, "read", self.path),
-                    });
-                }
+        // Fills the whole request (a pipe returns a little at a time), into the spare
+        // capacity without zeroing it first.
+        match (&mut self.inner).take(max as u64).read_to_end(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                buf.truncate(len);
+                Err(match e.downcast::<KernelError>() {
+                    Ok(kernel) => kernel,
+                    Err(e) => KernelError::io(e, "read", self.path),
+                })
             }
         }
-        buf.truncate(len + filled);
-        Ok(filled)
     }
 }
 

@@ -9,6 +9,8 @@
 //! quantiles a counting sort of the values by group followed by a selection in each group.
 //! NaN values are skipped, as pandas skips them; rows whose key is missing belong to no group.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
@@ -61,13 +63,14 @@ fn min_chunks(rows: usize, groups: usize) -> usize {
 
 /// Dense group ids for the rows: `ids[i]` (or [`NO_GROUP`]), and per group the first row that
 /// has it, groups ordered by key (category code, or integer value).
-pub struct Groups {
-    ids: Vec<u32>,
+pub struct Groups<'k> {
+    /// A category column's codes themselves when every category occurs (no copy).
+    ids: Cow<'k, [u32]>,
     pub first_row: Vec<usize>,
     pub size: Vec<f64>,
 }
 
-impl Groups {
+impl Groups<'_> {
     pub fn len(&self) -> usize {
         self.first_row.len()
     }
@@ -79,11 +82,11 @@ impl Groups {
 
 /// Groups from a category column's codes (`categories` values; [`NO_GROUP`] is missing). Only
 /// the categories that occur are groups, in code order.
-pub fn groups_of_codes(
-    codes: &[u32],
+pub fn groups_of_codes<'k>(
+    codes: &'k [u32],
     categories: usize,
     cancel: &Cancel,
-) -> Result<Groups, KernelError> {
+) -> Result<Groups<'k>, KernelError> {
     if let Some(bad) = codes
         .par_iter()
         .find_any(|&&c| c != NO_GROUP && c as usize >= categories)
@@ -92,14 +95,14 @@ pub fn groups_of_codes(
             "keys.codes holds {bad}, past the {categories} values of keys.values"
         )));
     }
-    compact(codes.to_vec(), categories, cancel)
+    compact(Cow::Borrowed(codes), categories, cancel)
 }
 
 /// Groups from integer keys, ordered by value.
 pub fn groups_of_integers<K: Copy + Send + Sync + Into<i128>>(
     keys: &[K],
     cancel: &Cancel,
-) -> Result<Groups, KernelError> {
+) -> Result<Groups<'static>, KernelError> {
     let (lo, hi) = keys
         .par_chunks(TASK)
         .map(|c| {
@@ -113,7 +116,7 @@ pub fn groups_of_integers<K: Copy + Send + Sync + Into<i128>>(
             |a, b| (a.0.min(b.0), a.1.max(b.1)),
         );
     if keys.is_empty() {
-        return compact(Vec::new(), 0, cancel);
+        return compact(Cow::Owned(Vec::new()), 0, cancel);
     }
     let range = (hi - lo) as u128;
     let mut ids: Vec<u32> = try_zeroed_vec(keys.len(), "the group ids")?;
@@ -128,7 +131,7 @@ pub fn groups_of_integers<K: Copy + Send + Sync + Into<i128>>(
                 }
                 Ok::<_, KernelError>(())
             })?;
-        return compact(ids, range as usize + 1, cancel);
+        return compact(Cow::Owned(ids), range as usize + 1, cancel);
     }
     // A wide range: hash to ids in order of first appearance, then renumber by value.
     let mut table: hashbrown::HashMap<i128, u32> = hashbrown::HashMap::new();
@@ -150,11 +153,15 @@ pub fn groups_of_integers<K: Copy + Send + Sync + Into<i128>>(
         rank[i as usize] = r as u32;
     }
     ids.par_iter_mut().for_each(|id| *id = rank[*id as usize]);
-    compact(ids, distinct.len(), cancel)
+    compact(Cow::Owned(ids), distinct.len(), cancel)
 }
 
 /// Drops ids no row has and renumbers the rest densely, keeping their order.
-fn compact(mut ids: Vec<u32>, space: usize, cancel: &Cancel) -> Result<Groups, KernelError> {
+fn compact<'k>(
+    ids: Cow<'k, [u32]>,
+    space: usize,
+    cancel: &Cancel,
+) -> Result<Groups<'k>, KernelError> {
     // Per id: the first row that has it, and how many rows.
     let none = usize::MAX;
     let (first, size) = ids
@@ -195,13 +202,24 @@ fn compact(mut ids: Vec<u32>, space: usize, cancel: &Cancel) -> Result<Groups, K
             sizes.push(size[id]);
         }
     }
-    if first_row.len() != space {
-        ids.par_iter_mut().for_each(|id| {
-            if *id != NO_GROUP {
-                *id = renumber[*id as usize];
-            }
-        });
-    }
+    let renumbered = |id: &u32| match *id {
+        NO_GROUP => NO_GROUP,
+        id => renumber[id as usize],
+    };
+    let ids = match ids {
+        _ if first_row.len() == space => ids,
+        Cow::Owned(mut ids) => {
+            ids.par_iter_mut().for_each(|id| *id = renumbered(id));
+            Cow::Owned(ids)
+        }
+        Cow::Borrowed(codes) => {
+            let mut ids = try_zeroed_vec(codes.len(), "the group ids")?;
+            ids.par_iter_mut()
+                .zip(codes.par_iter())
+                .for_each(|(id, code)| *id = renumbered(code));
+            Cow::Owned(ids)
+        }
+    };
     Ok(Groups {
         ids,
         first_row,
@@ -256,7 +274,7 @@ fn neumaier(sum: &mut f64, comp: &mut f64, x: f64) {
 
 /// The aggregations of `values` (one per row) by `groups`. Progress: rows, once per pass.
 pub fn aggregate<V: Element>(
-    groups: &Groups,
+    groups: &Groups<'_>,
     values: &[V],
     what: &Aggregations,
     cancel: &Cancel,
@@ -331,7 +349,7 @@ pub fn aggregate<V: Element>(
 /// Standard deviation per group: sum of squared deviations from the mean, corrected by the
 /// deviations' own sum (which is zero in exact arithmetic), divided by n - ddof.
 fn deviation<V: Element>(
-    groups: &Groups,
+    groups: &Groups<'_>,
     values: &[V],
     mean: &[f64],
     n: &[f64],
@@ -387,7 +405,7 @@ fn deviation<V: Element>(
 /// Quantiles per group: the values counting-sorted by group (NaN left out), then each group's
 /// ranks selected in place.
 fn group_quantiles<V: Element>(
-    groups: &Groups,
+    groups: &Groups<'_>,
     values: &[V],
     n: &[f64],
     probs: &[f64],
