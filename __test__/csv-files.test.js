@@ -189,6 +189,35 @@ suite('CSV: inference and types', () => {
     assert.deepEqual(small.types, { s: 'string', y: 'float64' })
   })
 
+  it('infers bool for true/false columns without missing values; a later misfit names the inferred type', async () => {
+    const lines = ['ok,flag,bits,gap']
+    const words = ['true', 'false', 'TRUE', 'False']
+    for (let i = 0; i < 40; i++) lines.push(`${words[i % 4]},${i % 3 ? 'true' : 'false'},${i % 2},${i === 7 ? '' : 'true'}`)
+    const t = await offload.parseCsv(lines.join('\n'))
+    // 1/0 read as numbers first; a column with a missing value has no spare bool for it (and
+    // its one value makes it a category).
+    assert.deepEqual(t.types, { ok: 'bool', flag: 'bool', bits: 'float64', gap: 'category' })
+    assert.deepEqual(t.columns.ok, Uint8Array.from(lines.slice(1), (l) => (/^true/i.test(l) ? 1 : 0)))
+    assert.deepEqual(t.columns.flag, Uint8Array.from({ length: 40 }, (_, i) => (i % 3 ? 1 : 0)))
+    // A value past the sampled records that does not fit: the message says what was inferred.
+    const late = ['n,b', ...Array.from({ length: 1000 }, (_, i) => `${i},true`), '5,', 'x,false'].join('\n')
+    await assert.rejects(offload.parseCsv(late), (e) => {
+      assert.equal(e.code, 'ERR_CSV_MISSING_VALUE')
+      assert.equal(e.column, 'b')
+      assert.match(e.message, /column 'b': "" \(its type 'bool' was inferred from the first 1000 records: give one in options\.types\)$/)
+      return true
+    })
+    await assert.rejects(offload.parseCsv(late, { types: { b: 'string' } }), (e) => {
+      assert.equal(e.code, 'ERR_CSV_INVALID_VALUE')
+      assert.match(e.message, /column 'n': "x" \(its type 'float64' was inferred/)
+      return true
+    })
+    // A column given its type: no such hint.
+    await assert.rejects(offload.parseCsv(late, { types: { n: 'float64', b: 'string' } }), (e) => !/inferred/.test(e.message))
+    const ok = await offload.parseCsv(late, { types: { n: 'string', b: 'string' } })
+    assert.deepEqual(ok.columns.b.slice(-2), [null, 'false'])
+  })
+
   it('an inferred category column with many values later becomes a string column, with every value', async () => {
     const lines = ['k']
     for (let i = 0; i < 1000; i++) lines.push(`k${i % 10}`)
@@ -232,7 +261,7 @@ suite('CSV: inference and types', () => {
   })
 
   it('readCsv infers from the same records as parseCsv, whatever the window: long rows, a late bad value, a huge header', async () => {
-    // 1,000 rows of ~80 KB: the first 64 MiB window holds ~830 of them. Row 900's x is text,
+    // 1,000 rows of ~80 KB: the first 8 MiB window holds ~100 of them. Row 900's x is text,
     // so x is a string column for both (before, readCsv inferred float64 from its window and
     // then failed).
     const pad = 'p'.repeat(80_000)
@@ -249,7 +278,7 @@ suite('CSV: inference and types', () => {
     const names = Array.from({ length: 700_000 }, (_, i) => `column_number_${i}_long_name`)
     const wide = path.join(dir, 'wide.csv')
     fs.writeFileSync(wide, names.join(',') + '\n' + names.map((_, i) => i).join(',') + '\n')
-    assert.ok(fs.statSync(wide).size > 64 * 2 ** 20 * 0.3)
+    assert.ok(fs.statSync(wide).size > 2 * 8 * 2 ** 20)
     const w = await offload.readCsv(wide, { columns: ['column_number_699999_long_name'] })
     assert.equal(w.names.length, 700_000)
     assert.deepEqual(Array.from(w.columns.column_number_699999_long_name), [699_999])

@@ -171,7 +171,7 @@ async function main() {
   const grow = (label, ms, p99) => console.log(`| ${label} | ${ms === undefined ? 'not available' : `${ms.toFixed(1)} ms`} | ${ms !== undefined && polars ? `${(ms / polars).toFixed(2)}x` : ''} | ${ms !== undefined ? `${(plain.ms / ms).toFixed(1)}x faster` : ''} | ${p99 === undefined ? '(own process)' : `${p99.toFixed(1)} ms`} |`)
   grow(`polars group_by().agg() (${THREADS} threads): count, sum, mean, min, max, std`, polars)
   grow('pandas groupby().agg() (one thread)', peer?.groupby.pandas)
-  grow('plain JS, one pass per statistic (main thread)', plain.ms, plain.p99)
+  grow('plain JS, two passes over codes and values (main thread)', plain.ms, plain.p99)
   grow('offload groupBy: count, sum, mean, min, max, std', off.ms, off.p99)
   grow('polars, the same + quantiles 0.5, 0.99', peer?.groupby['polars quantiles'])
   grow('pandas quantile([0.5, 0.99]) alone', peer?.groupby['pandas quantiles'])
