@@ -3,12 +3,12 @@
 // synchronously: invalid arguments reject with a TypeError or RangeError carrying a Node-style
 // `code`; an aborted call rejects with an AbortError (`code: 'ABORT_ERR'`, `cause: signal.reason`).
 // Calls on tiny inputs run during the call, on the calling thread, and return a settled Promise
-// (see the README, "Tiny inputs run inline"); larger ones run on libuv and rayon threads.
+// (see docs/contracts.md, "Tiny inputs run inline"); larger ones run on libuv and rayon threads.
 
 /**
  * Any numeric typed array: offload reads it in place (do not modify it until the Promise
  * settles). Its ArrayBuffer is marked untransferable, and a resizable ArrayBuffer is refused;
- * see the README's "Reliability" section.
+ * see docs/contracts.md, "Reliability".
  */
 export type NumericArray =
   | Int8Array

@@ -97,13 +97,19 @@ describe('the published packages', { skip, timeout: 600_000 }, () => {
   })
 
   it('every napi target has its platform folder in npm/', () => {
-    for (const dir of ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']) {
+    const dirs = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']
+    for (const dir of dirs) {
       const p = JSON.parse(fs.readFileSync(path.join(root, 'npm', dir, 'package.json'), 'utf8'))
       assert.equal(p.name, `offload-${dir}`)
       assert.equal(p.version, pkg.version)
       assert.ok(p.os.length === 1 && p.cpu.length === 1)
+      // npm picks the glibc or the musl package by the machine's libc.
+      if (dir.startsWith('linux-')) assert.deepEqual(p.libc, [dir.endsWith('musl') ? 'musl' : 'glibc'])
     }
-    assert.equal(pkg.napi.targets.length, 5)
+    assert.equal(pkg.napi.targets.length, dirs.length)
+    // The release workflow builds every target.
+    const release = fs.readFileSync(path.join(root, '.github', 'workflows', 'release.yml'), 'utf8')
+    for (const target of pkg.napi.targets) assert.match(release, new RegExp(`target: ${target}\\b`), target)
   })
 
   it('installed offline with its platform package and no Rust, it works from require and import', { timeout: 300_000 }, () => {

@@ -2,7 +2,7 @@
 
 // Tiny inputs run on the calling thread: a hop to a libuv thread and back (40-90 us on these
 // machines) costs more than the work. Each limit keeps the inline work to about 30 us at most,
-// measured call by call (see the README, "Tiny inputs"). Results and errors are the same
+// measured call by call (see docs/contracts.md, "Tiny inputs"). Results and errors are the same
 // either way; only the thread differs.
 //
 // Operations whose kernels split even a tiny input into parallel pieces (quantiles, primes,

@@ -7,7 +7,7 @@
 
 const { withCode } = require('./errors.js')
 
-const SUPPORTED = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']
+const SUPPORTED = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']
 
 /** This process's platform as the per-platform packages name it (linux-x64-gnu, darwin-arm64, ...). */
 function platformName() {

@@ -5,7 +5,7 @@
 
 const { fileURLToPath } = require('node:url')
 const { isAnyArrayBuffer, isSharedArrayBuffer } = require('node:util').types
-const { markAsUntransferable } = require('node:worker_threads')
+const { isMarkedAsUntransferable, markAsUntransferable } = require('node:worker_threads')
 
 const { invalidType, invalidValue, outOfRange } = require('./errors.js')
 
@@ -98,6 +98,9 @@ function holdBuffer(buffer, name, value) {
       'is backed by a resizable ArrayBuffer, which could shrink while offload reads it; pass a fixed-length copy (array.slice())',
     )
   }
+  // Node 21+ marks the buffers native code made (external memory) itself; marking one of them
+  // again aborts Node 24 at exit (FATAL ERROR: v8::FromJust in Environment::RunCleanup).
+  if (isMarkedAsUntransferable?.(buffer)) return
   markAsUntransferable(buffer)
 }
 

@@ -1,7 +1,7 @@
 //! Compression: gzip, deflate (zlib), raw deflate, zstd and brotli, for buffers, files and
 //! streams. Kernels here are plain Rust; `binding.rs` is the napi glue.
 //!
-//! Backends, chosen by measurement (200 MB of JSON log lines, README "Compression"):
+//! Backends, chosen by measurement (200 MB of JSON log lines, docs/benchmarks.md "Compression"):
 //! - gzip, deflate (zlib) and deflate-raw: zlib-rs, pigz's scheme: 1 MiB blocks (256 KiB at
 //!   levels 8-9, so that an abort waits ~10 ms) compressed in parallel, each primed with the
 //!   32 KiB of input before it as its dictionary and ended with a sync flush, the CRC-32 or

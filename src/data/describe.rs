@@ -126,6 +126,7 @@ fn neumaier(s: f64, c: f64, x: f64) -> (f64, f64) {
 }
 
 /// Lanes of the loops compiled for AVX2 and AVX-512.
+#[cfg(target_arch = "x86_64")]
 const WIDE_LANES: usize = 32;
 
 /// `block` for a block without NaN or infinity (the common case): no per-element NaN test, and
@@ -209,7 +210,11 @@ fn block_for<T: Element>(level: Level) -> fn(&[T]) -> Partial {
         Level::Avx512 => |v| unsafe { block_avx512(v) },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => |v| unsafe { block_avx2(v) },
+        // NEON's 32 registers hold the finite loop's 8 lanes (4 vectors per accumulator).
+        #[cfg(target_arch = "aarch64")]
+        _ => block_finite::<T, 8>,
         // With 16 SSE2 registers the wide loop spills; the 8-lane one is faster there.
+        #[cfg(not(target_arch = "aarch64"))]
         _ => block,
     }
 }
