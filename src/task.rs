@@ -220,16 +220,12 @@ unsafe fn build_error(env: sys::napi_env, failure: &KernelError) -> napi::Result
             path,
         } => {
             let errno = crate::error::errno_info(error);
-            // As fs words it: "ENOENT: no such file or directory, open '/x'", but a failed
-            // read names no path ("EISDIR: illegal operation on a directory, read").
-            let message = if *syscall == "read" {
-                format!("{}: {}, {}", errno.code, errno.description, syscall)
-            } else {
-                format!(
-                    "{}: {}, {} '{}'",
-                    errno.code, errno.description, syscall, path
-                )
-            };
+            // As fs words it: "ENOENT: no such file or directory, open '/x'". A failed read
+            // names its path too, as fs does from Node 26 on (before, it named none).
+            let message = format!(
+                "{}: {}, {} '{}'",
+                errno.code, errno.description, syscall, path
+            );
             io_code = errno.code;
             (Class::Error, io_code.as_str(), message)
         }
