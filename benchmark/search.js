@@ -55,7 +55,7 @@ async function main() {
   // The read rate of this machine, as a yardstick: the same bytes summed by offload.describe
   // on all cores (a pure streaming read).
   const asF64 = new Float64Array(big.data.buffer, 0, big.data.length / 2)
-  await compare(`one query, ${big.rows} x ${dims} float32 (${(bytes / 1e9).toFixed(2)} GB)`, [
+  const fresh = await compare(`one query, ${big.rows} x ${dims} float32 (${(bytes / 1e9).toFixed(2)} GB)`, [
     ['plain JS loop (main thread)', () => jsTopK(big, query, 10)],
     ['read rate: offload.describe over the same bytes', () => offload.describe(asF64)],
     ['offload.topK cosine, k = 10', () => offload.topK(big, query, 10)],
@@ -74,6 +74,16 @@ async function main() {
     ['offload.topK dot, k = 10', () => offload.topK(stored, queries, 10, { metric: 'dot' })],
     ['offload.topK cosine, k = 10', () => offload.topK(stored, queries, 10)],
   ], { reps: 3, unit: gflops })
+
+  // The same one-query scan now that matmul and the multi-query topK (faer's AVX-512 GEMM)
+  // have run on the pool's threads: it ran 3x slower before the scan was compiled per
+  // instruction set and the GEMM's threads cleaned their vector state (issue 24).
+  const again = await compare('one query again, after matmul in this process', [
+    ['offload.topK dot, k = 10, after matmul', () => offload.topK(big, query, 10, { metric: 'dot' })],
+    ['offload.describe (read rate), after matmul', () => offload.describe(asF64)],
+  ], { reps: 3, unit: bandwidth })
+  const before = fresh.find((r) => r.label === 'offload.topK dot, k = 10')
+  console.log(`\ntopK dot after matmul / fresh: ${(again[0].ms / before.ms).toFixed(2)}x (1.00x is no slowdown; it was about 3x)`)
 }
 
 module.exports = main

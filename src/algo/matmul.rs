@@ -56,6 +56,7 @@ pub fn matmul<T: Scalar>(
     let lhs = MatRef::from_row_major_slice(a, m, k);
     let rhs = MatRef::from_row_major_slice(b, k, n);
     let rows_per_block = (BLOCK_FLOPS / (2 * k * n).max(1)).clamp(64, m.max(64));
+    let _clean = crate::simd::CleanUpperState;
     for (i, block) in out.chunks_mut(rows_per_block * n).enumerate() {
         cancel.check()?;
         let first = i * rows_per_block;
