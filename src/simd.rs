@@ -76,3 +76,34 @@ impl Drop for CleanUpperState {
         clean_upper_state();
     }
 }
+
+/// Whether this thread's upper vector state (the high halves of ymm/zmm 0-15) is in use, as the
+/// CPU reports it (XINUSE, `xgetbv` with ECX = 1); `None` where the CPU cannot say. Tests use it
+/// to prove that no kernel leaves the pool's threads dirty.
+#[cfg(test)]
+pub fn upper_state_in_use() -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::__cpuid_count;
+        // SAFETY: cpuid is always available on x86-64 (newer Rust calls it safe).
+        #[allow(unused_unsafe)]
+        let xsave = unsafe { __cpuid_count(1, 0) }.ecx & (1 << 26) != 0;
+        #[allow(unused_unsafe)]
+        let xgetbv1 = xsave && unsafe { __cpuid_count(0xD, 1) }.eax & (1 << 2) != 0;
+        if !xgetbv1 || Level::detect() == Level::Base {
+            return None;
+        }
+        // SAFETY: XSAVE and XGETBV with ECX = 1 are supported (checked above).
+        let in_use = unsafe { xinuse() };
+        // Bit 2: YMM_Hi128 (upper halves of ymm0-15); bit 6: ZMM_Hi256 (upper halves of zmm0-15).
+        Some(in_use & ((1 << 2) | (1 << 6)) != 0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+#[target_feature(enable = "xsave")]
+unsafe fn xinuse() -> u64 {
+    std::arch::x86_64::_xgetbv(1)
+}

@@ -135,28 +135,9 @@ impl<F, G> Region<'_, F, G> {
         let (key, low, cancel) = (self.key, self.low, self.cancel);
         let n = data.len();
         if n <= TINY || high <= low || std::mem::size_of_val(data) <= LEAF_BYTES {
-            let in_scratch = if high <= low {
-                false
-            } else if n <= TINY {
-                data.sort_by_key(|x| key(x) >> low);
-                false
-            } else {
-                cancel.check()?;
-                lsd_sort(data, scratch, key, low, (high - low).div_ceil(8), cancel)?
-            };
-            let out = match (in_scratch, to_scratch) {
-                (true, false) => {
-                    data.copy_from_slice(scratch);
-                    data
-                }
-                (false, true) => {
-                    scratch.copy_from_slice(data);
-                    scratch
-                }
-                (true, true) => scratch,
-                (false, false) => data,
-            };
-            (self.finish)(out);
+            cancel.check()?;
+            self.sort_in_cache(data, scratch, high, to_scratch);
+            (self.finish)(if to_scratch { scratch } else { data });
             return Ok(());
         }
         // MSD step on bits [shift, high): scatter into scratch, then sort each bucket from
@@ -205,6 +186,190 @@ impl<F, G> Region<'_, F, G> {
             .into_par_iter()
             .try_for_each(|(b_s, b_d, h)| self.sort(b_s, b_d, h, !to_scratch))
     }
+
+    /// [`Region::sort`] for a piece that fits in cache, on this thread: MSD steps while more
+    /// than [`LSD_PASSES`] bytes remain (a piece of 64K keys is split to a few keys per bucket
+    /// by two steps, where LSD would pass over every remaining byte), LSD passes for the last
+    /// bytes, insertion sort for tiny buckets. The result goes to `scratch` when `to_scratch`.
+    fn sort_in_cache<T>(&self, data: &mut [T], scratch: &mut [T], high: u32, to_scratch: bool)
+    where
+        T: Copy,
+        F: Fn(&T) -> u64,
+    {
+        let (key, low) = (self.key, self.low);
+        let n = data.len();
+        if high <= low || n <= SMALL {
+            if high > low {
+                insertion_sort(data, |x| key(x) >> low);
+            }
+            if to_scratch {
+                scratch.copy_from_slice(data);
+            }
+            return;
+        }
+        let passes = (high - low).div_ceil(8);
+        if passes <= LSD_PASSES {
+            let in_scratch = lsd_in_cache(data, scratch, key, low, passes);
+            if in_scratch != to_scratch {
+                if to_scratch {
+                    scratch.copy_from_slice(data);
+                } else {
+                    data.copy_from_slice(scratch);
+                }
+            }
+            return;
+        }
+        // Digits of up to 8 bits, fewer for small pieces (about two keys per bucket), so that a
+        // piece of 100 keys does not walk 256 buckets.
+        let bits = (usize::BITS - n.leading_zeros())
+            .saturating_sub(1)
+            .clamp(2, 8);
+        let shift = high.saturating_sub(bits).max(low);
+        let radix = 1usize << (high - shift);
+        let mask = (radix - 1) as u64;
+        let (counts, varying) = count_in_cache(data, key, shift, mask, n >= TRACK_FROM);
+        let mut offsets = [0usize; 256];
+        let mut total = 0;
+        for d in 0..radix {
+            offsets[d] = total;
+            total += counts[d] as usize;
+        }
+        for x in data.iter() {
+            let d = ((key(x) >> shift) & mask) as usize;
+            scratch[offsets[d]] = *x;
+            offsets[d] += 1;
+        }
+        let below = ((1u64 << shift) - 1) & !((1u64 << low) - 1);
+        let mut start = 0;
+        for d in 0..radix {
+            let end = start + counts[d] as usize;
+            // The bucket is in scratch now: the buffers swap roles.
+            let (bucket, other) = (&mut scratch[start..end], &mut data[start..end]);
+            start = end;
+            match bucket.len() {
+                0 => {}
+                1 => {
+                    if !to_scratch {
+                        other[0] = bucket[0];
+                    }
+                }
+                len if len <= SMALL => {
+                    insertion_sort(bucket, |x| key(x) >> low);
+                    if !to_scratch {
+                        other.copy_from_slice(bucket);
+                    }
+                }
+                _ => {
+                    let bucket_high = match &varying {
+                        Some(v) if v[d] & below == 0 => low,
+                        Some(v) => 64 - (v[d] & below).leading_zeros(),
+                        None => shift,
+                    };
+                    self.sort_in_cache(bucket, other, bucket_high, !to_scratch);
+                }
+            }
+        }
+    }
+}
+
+/// Buckets at most this long are finished by insertion sort.
+const SMALL: usize = 16;
+
+/// Digit counts of an in-cache MSD step and, when `track`, the key bits that vary per digit
+/// (out of line: its arrays would otherwise sit in every level's stack frame).
+#[inline(never)]
+fn count_in_cache<T>(
+    data: &[T],
+    key: impl Fn(&T) -> u64,
+    shift: u32,
+    mask: u64,
+    track: bool,
+) -> ([u32; 256], Option<Box<[u64; 256]>>) {
+    let mut counts = [0u32; 256];
+    if !track {
+        for x in data {
+            counts[((key(x) >> shift) & mask) as usize] += 1;
+        }
+        return (counts, None);
+    }
+    let mut or = [0u64; 256];
+    let mut and = [u64::MAX; 256];
+    for x in data {
+        let k = key(x);
+        let d = ((k >> shift) & mask) as usize;
+        counts[d] += 1;
+        or[d] |= k;
+        and[d] &= k;
+    }
+    let mut varying = Box::new([0u64; 256]);
+    for d in 0..256 {
+        varying[d] = or[d] ^ and[d];
+    }
+    (counts, Some(varying))
+}
+
+/// At most this many bytes left: the in-cache sort finishes with LSD passes.
+const LSD_PASSES: u32 = 2;
+/// Pieces at least this long note the bits that vary per bucket in their MSD step.
+const TRACK_FROM: usize = 4096;
+
+/// Stable insertion sort by `key`.
+fn insertion_sort<T: Copy>(data: &mut [T], key: impl Fn(&T) -> u64) {
+    for i in 1..data.len() {
+        let x = data[i];
+        let k = key(&x);
+        let mut j = i;
+        while j > 0 && key(&data[j - 1]) > k {
+            data[j] = data[j - 1];
+            j -= 1;
+        }
+        data[j] = x;
+    }
+}
+
+/// LSD passes over a piece in cache, on this thread: `passes` bytes from bit `first_shift`,
+/// all counted in one read. Returns `true` when the result is in `scratch`.
+fn lsd_in_cache<T: Copy>(
+    data: &mut [T],
+    scratch: &mut [T],
+    key: impl Fn(&T) -> u64,
+    first_shift: u32,
+    passes: u32,
+) -> bool {
+    let passes = passes as usize;
+    let mut counts = [[0u32; 256]; 8];
+    for x in data.iter() {
+        let k = key(x) >> first_shift;
+        for (p, c) in counts.iter_mut().enumerate().take(passes) {
+            c[((k >> (8 * p)) & 0xff) as usize] += 1;
+        }
+    }
+    let n = data.len() as u32;
+    let mut in_scratch = false;
+    for (p, c) in counts.iter().enumerate().take(passes) {
+        if c.contains(&n) {
+            continue; // every key has the same byte here
+        }
+        let mut offsets = [0usize; 256];
+        let mut total = 0;
+        for d in 0..256 {
+            offsets[d] = total;
+            total += c[d] as usize;
+        }
+        let shift = first_shift + 8 * p as u32;
+        let (src, dst): (&[T], &mut [T]) = if in_scratch {
+            (&*scratch, &mut *data)
+        } else {
+            (&*data, &mut *scratch)
+        };
+        for x in src {
+            let d = ((key(x) >> shift) & 0xff) as usize;
+            dst[offsets[d]] = *x;
+            offsets[d] += 1;
+        }
+        in_scratch = !in_scratch;
+    }
+    in_scratch
 }
 
 /// Sorts `data` by the digits `(key(x) >> (first_shift + 8 * p)) & 0xff` for `p` in

@@ -387,51 +387,352 @@ fn stats_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     }
 }
 
-fn matmul_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
-    let name = "matmul 1024 x 1024 float64";
+/// The bench venv's Python (made by `npm run bench -- csv`), whose numpy links OpenBLAS.
+fn venv_python() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("node_modules/.cache/offload-bench-venv/bin/python");
+    let numpy = std::process::Command::new(&python)
+        .args(["-c", "import numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    numpy.then_some(python)
+}
+
+/// Runs a peer in another process that prints its own median time in ms as its last line.
+fn external(program: &std::path::Path, args: &[String]) -> Option<Sample> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "{} {:?} failed: {}",
+            program.display(),
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let ms = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Sample {
+        ms,
+        cores: f64::NAN, // another process: its CPU time is not ours to read
+    })
+}
+
+fn numpy(job: &[String]) -> Option<Sample> {
+    let python = venv_python()?;
+    let mut args = vec!["numpy_peers.py".to_string()];
+    args.extend_from_slice(job);
+    external(&python, &args)
+}
+
+fn faer_product<T: offload::algo::matmul::Scalar>(a: &[T], b: &[T], m: usize, k: usize, n: usize) {
+    let mut out = vec![T::ONE; m * n];
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_row_major_slice_mut(&mut out, m, n),
+        faer::Accum::Replace,
+        faer::MatRef::from_row_major_slice(a, m, k),
+        faer::MatRef::from_row_major_slice(b, k, n),
+        T::ONE,
+        faer::Par::rayon(0),
+    );
+    black_box(out);
+}
+
+fn matmul_rows(wanted: &dyn Fn(&str) -> bool) {
+    fn one<T: offload::algo::matmul::Scalar>(
+        (m, k, n): (usize, usize, usize),
+        dtype: &str,
+        wanted: &dyn Fn(&str) -> bool,
+        from: impl Fn(f64) -> T,
+    ) {
+        let name = if m == k && k == n {
+            format!("matmul {m} x {m} {dtype}")
+        } else {
+            format!("matmul {m} x {k} times {k} x {n} {dtype}")
+        };
+        if !wanted(&name) {
+            return;
+        }
+        let flops = 2.0 * (m * k * n) as f64;
+        let runs = if flops > 4e10 { 3 } else { 7 };
+        let mut rng = Rng(7);
+        let a: Vec<T> = (0..m * k).map(|_| from(rng.unit())).collect();
+        let b: Vec<T> = (0..k * n).map(|_| from(rng.unit())).collect();
+        let c = Cancel::new();
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(offload::algo::matmul::matmul(&a, m, k, &b, n, &c).unwrap());
+            },
+        );
+        let faer_direct = measure(runs, || (), |_| faer_product(&a, &b, m, k, n));
+        offload::simd::clean_upper_state();
+        let mut peers = vec![("faer 0.24, called directly", faer_direct)];
+        let job = [
+            "matmul",
+            &m.to_string(),
+            &k.to_string(),
+            &n.to_string(),
+            dtype,
+            &runs.to_string(),
+        ];
+        if let Some(s) = numpy(&job.map(String::from)) {
+            peers.push(("numpy (OpenBLAS)", s));
+        }
+        let gflops = |s: &Sample| flops / (s.ms * 1e6);
+        println!(
+            "  ({name}: GFLOPS offload {:.0}, {})",
+            gflops(&ours),
+            peers
+                .iter()
+                .map(|(p, s)| format!("{p} {:.0}", gflops(s)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        print_row(&row(&name, ours, peers));
+    }
+    for shape in [
+        (512, 512, 512),
+        (1024, 1024, 1024),
+        (2048, 2048, 2048),
+        (4096, 4096, 4096),
+        (8192, 256, 256),
+        (256, 8192, 256),
+        (2048, 64, 2048),
+    ] {
+        one::<f64>(shape, "float64", wanted, |x| x);
+        one::<f32>(shape, "float32", wanted, |x| x as f32);
+    }
+}
+
+/// The top `k` rows of `x` (rows x cols) by dot product with `q`: the plain parallel scan.
+fn plain_top_k(x: &[f32], cols: usize, q: &[f32], k: usize) -> Vec<(f32, usize)> {
+    let mut best: Vec<(f32, usize)> = x
+        .par_chunks(cols * 4096)
+        .enumerate()
+        .flat_map_iter(|(c, block)| {
+            let mut local: Vec<(f32, usize)> = block
+                .chunks_exact(cols)
+                .enumerate()
+                .map(|(i, row)| {
+                    let mut acc = [0f32; 16];
+                    let mut lanes = row.chunks_exact(16);
+                    let mut lq = q.chunks_exact(16);
+                    for (r, w) in (&mut lanes).zip(&mut lq) {
+                        for l in 0..16 {
+                            acc[l] += r[l] * w[l];
+                        }
+                    }
+                    let tail: f32 = lanes
+                        .remainder()
+                        .iter()
+                        .zip(lq.remainder())
+                        .map(|(a, b)| a * b)
+                        .sum();
+                    (acc.iter().sum::<f32>() + tail, c * 4096 + i)
+                })
+                .collect();
+            let k = k.min(local.len());
+            local.select_nth_unstable_by(k.saturating_sub(1), |a, b| b.0.total_cmp(&a.0));
+            local.truncate(k);
+            local
+        })
+        .collect();
+    best.sort_by(|a, b| b.0.total_cmp(&a.0));
+    best.truncate(k);
+    best
+}
+
+fn top_k_data(rows: usize, cols: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng(11);
+    let x: Vec<f32> = (0..rows * cols).map(|_| rng.unit() as f32 - 0.5).collect();
+    let q: Vec<f32> = (0..cols).map(|_| rng.unit() as f32 - 0.5).collect();
+    (x, q)
+}
+
+fn top_k_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
+    let name = "topK 1 dot query over 1M x 384 float32, k = 10";
     if !wanted(name) {
         return;
     }
-    let n = 1024;
-    let mut rng = Rng(7);
-    let a: Vec<f64> = (0..n * n).map(|_| rng.unit()).collect();
-    let b: Vec<f64> = (0..n * n).map(|_| rng.unit()).collect();
+    let (rows, cols) = (1_000_000, 384);
+    let (x, q) = top_k_data(rows, cols);
     let c = Cancel::new();
+    let metric = offload::algo::topk::Metric::Dot;
     let ours = measure(
         runs,
         || (),
         |_| {
-            black_box(offload::algo::matmul::matmul(&a, n, n, &b, n, &c).unwrap());
+            black_box(offload::algo::topk::top_k(&x, rows, cols, &q, 1, 10, metric, &c).unwrap());
         },
     );
-    let faer_direct = measure(
+    let plain = measure(
         runs,
         || (),
         |_| {
-            let mut out = vec![0f64; n * n];
-            let dst = faer::MatMut::from_row_major_slice_mut(&mut out, n, n);
-            faer::linalg::matmul::matmul(
-                dst,
-                faer::Accum::Replace,
-                faer::MatRef::from_row_major_slice(&a, n, n),
-                faer::MatRef::from_row_major_slice(&b, n, n),
-                1.0,
-                faer::Par::rayon(0),
-            );
-            black_box(out);
+            black_box(plain_top_k(&x, cols, &q, 10));
         },
     );
-    let gflops = |s: Sample| 2.0 * (n * n * n) as f64 / (s.ms * 1e6);
-    println!(
-        "  (matmul: offload {:.0} GFLOPS, faer {:.0} GFLOPS)",
-        gflops(ours),
-        gflops(faer_direct)
-    );
-    print_row(&row(
-        name,
-        ours,
-        vec![("faer, called directly", faer_direct)],
-    ));
+    let mut peers = vec![("plain rayon scan, 16 lanes", plain)];
+    let job = [
+        "topk",
+        &rows.to_string(),
+        &cols.to_string(),
+        "10",
+        &runs.to_string(),
+    ];
+    if let Some(s) = numpy(&job.map(String::from)) {
+        peers.push(("numpy X @ q + argpartition", s));
+    }
+    print_row(&row(name, ours, peers));
+}
+
+/// Memory-bound kernels run fresh, after offload's `matmul`, and after a bare faer product
+/// (which leaves the pool threads' upper vector state dirty: issue 24). Each call goes through
+/// `pool.install` from outside the pool, as the addon's calls do.
+fn after_matmul_rows(pool: &rayon::ThreadPool, runs: usize, wanted: &dyn Fn(&str) -> bool) {
+    let c = Cancel::new();
+    let floats = float_data(20_000_000, "uniform");
+    let (x, q) = top_k_data(300_000, 384);
+    let mut rng = Rng(13);
+    let bytes: Vec<u8> = (0..256usize << 20)
+        .map(|_| (rng.next() >> 56) as u8)
+        .collect();
+    let (w, h) = (3840usize, 2160usize);
+    let pixels: Vec<u8> = (0..w * h * 4).map(|_| (rng.next() >> 56) as u8).collect();
+    let view = offload::image::ImageView {
+        data: &pixels,
+        width: w,
+        height: h,
+        channels: 4,
+    };
+    let metric = offload::algo::topk::Metric::Dot;
+    use offload::hash::kernel::{hash_bytes, Algorithm};
+    type Kernel<'a> = (&'static str, Box<dyn Fn() + Sync + 'a>);
+    let kernels: Vec<Kernel> = vec![
+        (
+            "describe 20M float64",
+            Box::new(|| {
+                black_box(offload::data::describe::describe(&floats, 0.0, &c).unwrap());
+            }),
+        ),
+        (
+            "histogram 20M float64, 256 bins",
+            Box::new(|| {
+                black_box(offload::data::histogram::histogram(&floats, 256, None, &c).unwrap());
+            }),
+        ),
+        (
+            "topK 1 dot query over 300K x 384 float32",
+            Box::new(|| {
+                black_box(
+                    offload::algo::topk::top_k(&x, 300_000, 384, &q, 1, 10, metric, &c).unwrap(),
+                );
+            }),
+        ),
+        (
+            "hash 256 MiB, SHA-256",
+            Box::new(|| {
+                black_box(hash_bytes(Algorithm::Sha256, &bytes, &c).unwrap());
+            }),
+        ),
+        (
+            "hash 256 MiB, xxh3-64",
+            Box::new(|| {
+                black_box(hash_bytes(Algorithm::Xxh3_64, &bytes, &c).unwrap());
+            }),
+        ),
+        (
+            "blur 3840x2160 RGBA, sigma 3",
+            Box::new(|| {
+                black_box(offload::image::blur::blur(&view, 3.0, &c).unwrap());
+            }),
+        ),
+    ];
+    let m: Vec<f64> = (0..512 * 512).map(|i| (i % 7) as f64).collect();
+    for (name, run) in &kernels {
+        let name = format!("{name}, after matmul");
+        if !wanted(&name) {
+            continue;
+        }
+        let fresh = measure(runs, || (), |_| pool.install(run));
+        let after = measure(
+            runs,
+            || pool.install(|| black_box(offload::algo::matmul::matmul(&m, 512, 512, &m, 512, &c))),
+            |_| pool.install(run),
+        );
+        let dirty = measure(
+            runs,
+            || pool.install(|| faer_product(&m, &m, 512, 512, 512)),
+            |_| pool.install(run),
+        );
+        offload::simd::clean_upper_state();
+        let mut r = row(&name, after, vec![("the same before any matmul", fresh)]);
+        r.others
+            .push(("after a bare faer product, not cleaned".into(), dirty));
+        print_row(&r);
+    }
+}
+
+fn blur_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
+    let (w, h) = (3840usize, 2160usize);
+    for opaque in [true, false] {
+        let name = format!(
+            "blur 3840x2160 RGBA, sigma 3, {}",
+            if opaque { "opaque" } else { "varying alpha" }
+        );
+        if !wanted(&name) {
+            continue;
+        }
+        let mut rng = Rng(3);
+        let mut pixels: Vec<u8> = (0..w * h * 4).map(|_| (rng.next() >> 56) as u8).collect();
+        if opaque {
+            pixels.iter_mut().skip(3).step_by(4).for_each(|a| *a = 255);
+        }
+        let view = offload::image::ImageView {
+            data: &pixels,
+            width: w,
+            height: h,
+            channels: 4,
+        };
+        let c = Cancel::new();
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(offload::image::blur::blur(&view, 3.0, &c).unwrap());
+            },
+        );
+        // sharp in Node on random pixels of the same kind (its time does not depend on them).
+        let args = [
+            "sharp_peer.js",
+            "3840",
+            "2160",
+            "3",
+            &runs.to_string(),
+            if opaque { "1" } else { "0" },
+        ];
+        match external(std::path::Path::new("node"), &args.map(String::from)) {
+            Some(sharp) => print_row(&row(
+                &name,
+                ours,
+                vec![("sharp (libvips), from Node", sharp)],
+            )),
+            None => println!(
+                "| {name} | {:.1} ms ({:.1} cores) | sharp did not run (npm install first) | | |",
+                ours.ms, ours.cores
+            ),
+        }
+    }
 }
 
 fn resize_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
@@ -534,64 +835,84 @@ fn hash_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
 }
 
 fn primes_row(threads: usize, wanted: &dyn Fn(&str) -> bool) {
-    let name = "countPrimes 1e10";
-    if !wanted(name) {
-        return;
-    }
-    let c = Cancel::new();
-    let ours = measure(
-        3,
-        || (),
-        |_| {
-            assert_eq!(
-                offload::algo::primes::count_primes(10_000_000_000, &c).unwrap(),
-                455_052_511
-            );
-        },
-    );
-    let available = std::process::Command::new("primesieve")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        println!(
-            "| {name} | {:.1} ms ({:.1} cores) | primesieve not installed (apt-get install primesieve) | | |",
-            ours.ms, ours.cores
+    for (name, limit, count, runs) in [
+        ("countPrimes 1e10", 10_000_000_000u64, 455_052_511u64, 3),
+        ("countPrimes 1e11", 100_000_000_000, 4_118_054_813, 1),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let c = Cancel::new();
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                assert_eq!(
+                    offload::algo::primes::count_primes(limit, &c).unwrap(),
+                    count
+                );
+            },
         );
-        return;
+        let available = std::process::Command::new("primesieve")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !available {
+            println!(
+                "| {name} | {:.1} ms ({:.1} cores) | primesieve not installed (apt-get install primesieve) | | |",
+                ours.ms, ours.cores
+            );
+            continue;
+        }
+        // The external program: its wall time includes starting a process (about a millisecond).
+        let mut times: Vec<f64> = (0..runs)
+            .map(|_| {
+                let t0 = Instant::now();
+                let out = std::process::Command::new("primesieve")
+                    .args([
+                        &limit.to_string(),
+                        "--count=1",
+                        "--quiet",
+                        &format!("--threads={threads}"),
+                    ])
+                    .output()
+                    .expect("primesieve runs");
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout).trim(),
+                    count.to_string()
+                );
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let theirs = Sample {
+            ms: times[runs / 2],
+            cores: f64::NAN,
+        };
+        print_row(&row(name, ours, vec![("primesieve (CLI)", theirs)]));
     }
-    // The external program: its wall time includes starting a process (about a millisecond).
-    let mut times: Vec<f64> = (0..3)
-        .map(|_| {
-            let t0 = Instant::now();
-            let out = std::process::Command::new("primesieve")
-                .args([
-                    "1e10",
-                    "--count=1",
-                    "--quiet",
-                    &format!("--threads={threads}"),
-                ])
-                .output()
-                .expect("primesieve runs");
-            assert!(String::from_utf8_lossy(&out.stdout).trim() == "455052511");
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    let theirs = Sample {
-        ms: times[1],
-        cores: f64::NAN, // another process: its CPU time is not ours to read
-    };
-    print_row(&row(name, ours, vec![("primesieve (CLI)", theirs)]));
 }
 
 /// About `bytes` of JSON log lines (the shape of `__test__/fixtures/logs.js`).
 fn log_lines(bytes: usize) -> Vec<u8> {
-    let paths = ["/api/users", "/api/orders", "/static/app.js", "/health", "/api/search?q=shoes", "/api/cart", "/login"];
+    let paths = [
+        "/api/users",
+        "/api/orders",
+        "/static/app.js",
+        "/health",
+        "/api/search?q=shoes",
+        "/api/cart",
+        "/login",
+    ];
     let levels = ["info", "info", "info", "warn", "error", "debug"];
     let methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
     let status = [200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 500, 503];
-    let agents = ["Mozilla/5.0 (X11; Linux x86_64)", "curl/8.5.0", "okhttp/4.12.0", "Go-http-client/2.0"];
+    let agents = [
+        "Mozilla/5.0 (X11; Linux x86_64)",
+        "curl/8.5.0",
+        "okhttp/4.12.0",
+        "Go-http-client/2.0",
+    ];
     let mut rng = Rng(7);
     let mut out = String::with_capacity(bytes + 512);
     let mut t = 0u64;
@@ -623,7 +944,11 @@ fn pigz_zlib_rs(data: &[u8], level: u32) -> usize {
                 c.set_dictionary(&data[s.saturating_sub(32768)..s]).unwrap();
             }
             let mut out = Vec::with_capacity(e - s + 1024);
-            let flush = if e == data.len() { FlushCompress::Finish } else { FlushCompress::Sync };
+            let flush = if e == data.len() {
+                FlushCompress::Finish
+            } else {
+                FlushCompress::Sync
+            };
             c.compress_vec(&data[s..e], &mut out, flush).unwrap();
             out
         })
@@ -645,24 +970,41 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     let data = log_lines(200_000_000);
     let c = Cancel::new();
     if wanted(names[0]) {
-        let ours = measure(runs, || (), |_| {
-            black_box(compress(&data, Format::Gzip, 6, &c).unwrap());
-        });
-        let libdeflate_one = measure(runs, || (), |_| {
-            let mut z = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
-            let mut out = vec![0u8; z.gzip_compress_bound(data.len())];
-            black_box(z.gzip_compress(&data, &mut out).unwrap());
-        });
-        let pigz_rs = measure(runs, || (), |_| {
-            black_box(pigz_zlib_rs(&data, 6));
-        });
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(compress(&data, Format::Gzip, 6, &c).unwrap());
+            },
+        );
+        let libdeflate_one = measure(
+            runs,
+            || (),
+            |_| {
+                let mut z =
+                    libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
+                let mut out = vec![0u8; z.gzip_compress_bound(data.len())];
+                black_box(z.gzip_compress(&data, &mut out).unwrap());
+            },
+        );
+        let pigz_rs = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(pigz_zlib_rs(&data, 6));
+            },
+        );
         let mut peers = vec![
             ("libdeflate, one call (1 thread)", libdeflate_one),
             ("pigz's scheme on zlib-rs", pigz_rs),
         ];
         let file = std::env::temp_dir().join("offload-bench-logs.json");
         std::fs::write(&file, &data).unwrap();
-        if std::process::Command::new("pigz").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if std::process::Command::new("pigz")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             let mut times: Vec<f64> = (0..3)
                 .map(|_| {
                     let t0 = Instant::now();
@@ -677,7 +1019,13 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
                 })
                 .collect();
             times.sort_by(f64::total_cmp);
-            peers.push(("pigz (CLI)", Sample { ms: times[1], cores: f64::NAN }));
+            peers.push((
+                "pigz (CLI)",
+                Sample {
+                    ms: times[1],
+                    cores: f64::NAN,
+                },
+            ));
         }
         let _ = std::fs::remove_file(&file);
         print_row(&row(names[0], ours, peers));
@@ -691,46 +1039,95 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
             out.truncate(n);
             out
         };
-        let ours = measure(runs, || (), |_| {
-            black_box(decompress(&one_member, Some(Format::Gzip), usize::MAX, &c).unwrap());
-        });
-        let libdeflate = measure(runs, || (), |_| {
-            // Its best case: one call with the output size known in advance.
-            let mut d = libdeflater::Decompressor::new();
-            let mut out = vec![0u8; data.len()];
-            black_box(d.gzip_decompress(&one_member, &mut out).unwrap());
-        });
-        let flate2 = measure(runs, || (), |_| {
-            use std::io::Read;
-            let mut out = Vec::with_capacity(data.len());
-            flate2::read::MultiGzDecoder::new(&packed[..]).read_to_end(&mut out).unwrap();
-            black_box(out);
-        });
-        print_row(&row(names[1], ours, vec![("libdeflate (size known)", libdeflate), ("flate2 MultiGzDecoder (zlib-rs)", flate2)]));
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(decompress(&one_member, Some(Format::Gzip), usize::MAX, &c).unwrap());
+            },
+        );
+        let libdeflate = measure(
+            runs,
+            || (),
+            |_| {
+                // Its best case: one call with the output size known in advance.
+                let mut d = libdeflater::Decompressor::new();
+                let mut out = vec![0u8; data.len()];
+                black_box(d.gzip_decompress(&one_member, &mut out).unwrap());
+            },
+        );
+        let flate2 = measure(
+            runs,
+            || (),
+            |_| {
+                use std::io::Read;
+                let mut out = Vec::with_capacity(data.len());
+                flate2::read::MultiGzDecoder::new(&packed[..])
+                    .read_to_end(&mut out)
+                    .unwrap();
+                black_box(out);
+            },
+        );
+        print_row(&row(
+            names[1],
+            ours,
+            vec![
+                ("libdeflate (size known)", libdeflate),
+                ("flate2 MultiGzDecoder (zlib-rs)", flate2),
+            ],
+        ));
     }
     if wanted(names[2]) {
-        let ours = measure(runs, || (), |_| {
-            black_box(compress(&data, Format::Zstd, 3, &c).unwrap());
-        });
-        let zstd_mt = measure(runs, || (), |_| {
-            let mut e = zstd::bulk::Compressor::new(3).unwrap();
-            e.multithread(threads as u32).unwrap();
-            black_box(e.compress(&data).unwrap());
-        });
-        print_row(&row(names[2], ours, vec![("zstd crate bulk, multithread", zstd_mt)]));
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(compress(&data, Format::Zstd, 3, &c).unwrap());
+            },
+        );
+        let zstd_mt = measure(
+            runs,
+            || (),
+            |_| {
+                let mut e = zstd::bulk::Compressor::new(3).unwrap();
+                e.multithread(threads as u32).unwrap();
+                black_box(e.compress(&data).unwrap());
+            },
+        );
+        print_row(&row(
+            names[2],
+            ours,
+            vec![("zstd crate bulk, multithread", zstd_mt)],
+        ));
     }
     if wanted(names[3]) {
         let small = &data[..20_000_000];
-        let ours = measure(runs, || (), |_| {
-            black_box(compress(small, Format::Brotli, 5, &c).unwrap());
-        });
-        let one = measure(runs, || (), |_| {
-            let mut out = Vec::new();
-            let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin: 22, ..Default::default() };
-            brotli::BrotliCompress(&mut &small[..], &mut out, &params).unwrap();
-            black_box(out);
-        });
-        print_row(&row(names[3], ours, vec![("brotli crate, one thread", one)]));
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(compress(small, Format::Brotli, 5, &c).unwrap());
+            },
+        );
+        let one = measure(
+            runs,
+            || (),
+            |_| {
+                let mut out = Vec::new();
+                let params = brotli::enc::BrotliEncoderParams {
+                    quality: 5,
+                    lgwin: 22,
+                    ..Default::default()
+                };
+                brotli::BrotliCompress(&mut &small[..], &mut out, &params).unwrap();
+                black_box(out);
+            },
+        );
+        print_row(&row(
+            names[3],
+            ours,
+            vec![("brotli crate, one thread", one)],
+        ));
     }
 }
 
@@ -741,57 +1138,165 @@ fn password_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     let c = Cancel::new();
     let salt = [7u8; 16];
     for (name, m, t, p) in [
-        ("password argon2id m=19456 t=2 p=1 (OWASP)", 19456u32, 2u32, 1u32),
+        (
+            "password argon2id m=19456 t=2 p=1 (OWASP)",
+            19456u32,
+            2u32,
+            1u32,
+        ),
         ("password argon2id m=65536 t=3 p=4", 65536, 3, 4),
     ] {
         if !wanted(name) {
             continue;
         }
-        let params = Argon2Params { variant: Variant::Argon2id, version: VERSION_13, memory_kib: m, passes: t, lanes: p };
-        let input = Argon2Input { password: b"correct horse battery staple", salt: &salt, secret: &[], associated_data: &[] };
-        let ours = measure(runs, || (), |_| {
-            let mut tag = [0u8; 32];
-            argon2(&params, &input, &mut tag, &c).unwrap();
-            black_box(tag);
-        });
-        let theirs = measure(runs, || (), |_| {
-            let ctx = argon2::Argon2::new(
-                argon2::Algorithm::Argon2id,
-                argon2::Version::V0x13,
-                argon2::Params::new(m, t, p, Some(32)).unwrap(),
-            );
-            let mut tag = [0u8; 32];
-            ctx.hash_password_into(b"correct horse battery staple", &salt, &mut tag).unwrap();
-            black_box(tag);
-        });
-        print_row(&row(name, ours, vec![("RustCrypto argon2 0.6 (parallel)", theirs)]));
+        let params = Argon2Params {
+            variant: Variant::Argon2id,
+            version: VERSION_13,
+            memory_kib: m,
+            passes: t,
+            lanes: p,
+        };
+        let input = Argon2Input {
+            password: b"correct horse battery staple",
+            salt: &salt,
+            secret: &[],
+            associated_data: &[],
+        };
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                let mut tag = [0u8; 32];
+                argon2(&params, &input, &mut tag, &c).unwrap();
+                black_box(tag);
+            },
+        );
+        let theirs = measure(
+            runs,
+            || (),
+            |_| {
+                let ctx = argon2::Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    argon2::Params::new(m, t, p, Some(32)).unwrap(),
+                );
+                let mut tag = [0u8; 32];
+                ctx.hash_password_into(b"correct horse battery staple", &salt, &mut tag)
+                    .unwrap();
+                black_box(tag);
+            },
+        );
+        print_row(&row(
+            name,
+            ours,
+            vec![("RustCrypto argon2 0.6 (parallel)", theirs)],
+        ));
     }
     let name = "password scrypt N=2^17 r=8 p=1";
     if wanted(name) {
         use offload::password::scrypt::{scrypt, ScryptParams};
-        let ours = measure(runs, || (), |_| {
-            let mut out = [0u8; 32];
-            scrypt(&ScryptParams { log_n: 17, r: 8, p: 1 }, b"pw", &salt, &mut out, &c).unwrap();
-            black_box(out);
-        });
-        let theirs = measure(runs, || (), |_| {
-            let mut out = [0u8; 32];
-            scrypt::scrypt(b"pw", &salt, &scrypt::Params::new(17, 8, 1).unwrap(), &mut out).unwrap();
-            black_box(out);
-        });
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                let mut out = [0u8; 32];
+                scrypt(
+                    &ScryptParams {
+                        log_n: 17,
+                        r: 8,
+                        p: 1,
+                    },
+                    b"pw",
+                    &salt,
+                    &mut out,
+                    &c,
+                )
+                .unwrap();
+                black_box(out);
+            },
+        );
+        let theirs = measure(
+            runs,
+            || (),
+            |_| {
+                let mut out = [0u8; 32];
+                scrypt::scrypt(
+                    b"pw",
+                    &salt,
+                    &scrypt::Params::new(17, 8, 1).unwrap(),
+                    &mut out,
+                )
+                .unwrap();
+                black_box(out);
+            },
+        );
         print_row(&row(name, ours, vec![("RustCrypto scrypt 0.12", theirs)]));
     }
     let name = "password bcrypt cost 12";
     if wanted(name) {
         use offload::password::bcrypt::{bcrypt, key_of};
-        let ours = measure(runs, || (), |_| {
-            black_box(bcrypt(12, &salt, &key_of(b"pw"), &c).unwrap());
-        });
-        let theirs = measure(runs, || (), |_| {
-            black_box(bcrypt::hash_with_salt(b"pw", 12, salt).unwrap());
-        });
-        print_row(&row(name, ours, vec![("bcrypt crate 0.19 (blowfish crate rounds)", theirs)]));
+        let ours = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(bcrypt(12, &salt, &key_of(b"pw"), &c).unwrap());
+            },
+        );
+        let theirs = measure(
+            runs,
+            || (),
+            |_| {
+                black_box(bcrypt::hash_with_salt(b"pw", 12, salt).unwrap());
+            },
+        );
+        print_row(&row(
+            name,
+            ours,
+            vec![("bcrypt crate 0.19 (blowfish crate rounds)", theirs)],
+        ));
     }
+}
+
+/// The vector and crypto extensions the kernels can use, as /proc/cpuinfo lists them.
+fn cpu_flags() -> String {
+    let wanted = [
+        "sse4_2",
+        "avx",
+        "avx2",
+        "fma",
+        "bmi2",
+        "avx512f",
+        "avx512bw",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "vaes",
+        "vpclmulqdq",
+        "sha_ni",
+        "asimd",
+        "sve",
+    ];
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("flags") || l.starts_with("Features"))
+                .map(|l| {
+                    let have: Vec<&str> = l
+                        .split(':')
+                        .nth(1)
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .collect();
+                    wanted
+                        .iter()
+                        .filter(|f| have.contains(f))
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+        })
+        .unwrap_or_default()
 }
 
 fn cpu_model() -> String {
@@ -808,7 +1313,8 @@ fn cpu_model() -> String {
 fn main() {
     // Rows whose name contains any of the arguments (all rows without arguments).
     let filters: Vec<String> = std::env::args().skip(1).collect();
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     let pool = offload::pool::current().expect("the rayon pool starts");
     let threads = pool.current_num_threads();
     println!(
@@ -816,17 +1322,25 @@ fn main() {
         cpu_model(),
         threads
     );
+    println!(
+        "CPU flags: {}; the kernels use: {:?}",
+        cpu_flags(),
+        offload::simd::Level::detect()
+    );
     println!();
     println!("| work | offload | best native, same run | offload / best | others |");
     println!("|---|---:|---:|---:|---|");
     pool.install(|| {
         sort_rows(5, threads, &wanted);
         stats_rows(5, &wanted);
-        matmul_row(7, &wanted);
+        matmul_rows(&wanted);
+        top_k_row(7, &wanted);
+        blur_row(7, &wanted);
         resize_row(9, &wanted);
         hash_rows(3, &wanted);
         primes_row(threads, &wanted);
         compress_rows(5, threads, &wanted);
         password_rows(7, &wanted);
     });
+    after_matmul_rows(&pool, 7, &wanted);
 }
