@@ -235,6 +235,8 @@ impl Encoder {
                         Ok((bytes, block_check))
                     })
                     .collect::<Result<_, KernelError>>()?;
+                let total: usize = parts.iter().map(|(bytes, _)| bytes.len()).sum();
+                try_reserve(out, total, "the compressed output")?; // once, not block by block
                 let mut offset = 0usize;
                 for (bytes, block_check) in &parts {
                     let len = blocks_len(data.len(), offset, bs) as u64;
@@ -246,7 +248,6 @@ impl Encoder {
                         Wrapper::Raw => 0,
                     };
                     offset += len as usize;
-                    try_reserve(out, bytes.len(), "the compressed output")?;
                     out.extend_from_slice(bytes);
                 }
                 *size += data.len() as u64;

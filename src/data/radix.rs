@@ -3,9 +3,13 @@
 //! Scattering a large array to 256 places at once is slow here (every write lands on another
 //! page), so only the first digits are scattered out of cache: [`radix_sort`] splits by the
 //! highest byte that varies (MSD), recursing until a bucket fits in L2, then sorts each bucket
-//! by its remaining bytes with LSD passes that stay in cache. Buckets are independent, so they
-//! run in parallel; large scatters are parallel over chunks. Every step is stable, which
-//! `argsort` relies on. Bytes that are the same in every key are never sorted on.
+//! on one thread while it stays in cache: more MSD steps with digits sized to the bucket (a
+//! bucket of 64K keys is down to a few keys per bucket after two), LSD passes when at most two
+//! bytes are left, insertion sort for the last few keys. (Sorting each bucket by LSD passes
+//! over all its remaining bytes, as an earlier version did, took 1.3x as long: five passes
+//! where two splits suffice.) Buckets are independent, so they run in parallel; large scatters
+//! are parallel over chunks. Every step is stable, which `argsort` relies on. Bytes that are
+//! the same in every key are never sorted on.
 
 use rayon::prelude::*;
 

@@ -6,7 +6,6 @@ use super::radix::{merge_or_and, or_and, radix_sort};
 use crate::cancel::Cancel;
 use crate::element::{Element, RadixKey};
 use crate::error::{try_zeroed_vec, KernelError, Zeroable};
-use crate::pages::ZeroedBuffer;
 use crate::reaper::FreeLater;
 
 /// Elements per parallel task in the element-wise passes.
@@ -79,9 +78,10 @@ fn sort_keys<T: Element>(
         std::mem::size_of::<T>() == std::mem::size_of::<T::Key>()
             && std::mem::align_of::<T>() == std::mem::align_of::<T::Key>()
     );
-    // Every element of the scratch is written before it is read: a kept mapping will do, and
-    // fresh ones come in huge pages (80 MB in 4 KiB pages faulted in slower than it sorted).
-    let mut scratch = ZeroedBuffer::<T::Key>::reusable(keys.len(), "the sort's working buffer")?;
+    let mut scratch = FreeLater::new(try_zeroed_vec::<T::Key>(
+        keys.len(),
+        "the sort's working buffer",
+    )?);
     let key = |k: &T::Key| k.to_u64();
     let finish = |piece: &mut [T::Key]| {
         keys_to_values::<T>(piece, descending);
@@ -270,7 +270,7 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync + 'static>(
         })
         .reduce(|| (0, u64::MAX), merge_or_and);
     cancel.check()?;
-    let mut scratch = ZeroedBuffer::<I>::reusable(n, "argsort's working buffer")?;
+    let mut scratch = FreeLater::new(try_zeroed_vec::<I>(n, "argsort's working buffer")?);
     radix_sort(
         &mut items,
         &mut scratch,

@@ -105,6 +105,21 @@ impl Rng {
     }
 }
 
+/// `len` pseudo-random bytes (pixels, hash input).
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    (0..len).map(|_| (rng.next() >> 56) as u8).collect()
+}
+
+fn rgba(pixels: &[u8], width: usize, height: usize) -> offload::image::ImageView<'_> {
+    offload::image::ImageView {
+        data: pixels,
+        width,
+        height,
+        channels: 4,
+    }
+}
+
 fn float_data(n: usize, shape: &str) -> Vec<f64> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut v: Vec<f64> = match shape {
@@ -426,6 +441,48 @@ fn external(program: &std::path::Path, args: &[String]) -> Option<Sample> {
     })
 }
 
+/// Median wall time of `runs` runs of a command line (its start-up included; its CPU time is
+/// another process's, not ours to read); `check` looks at each run's output, and without it
+/// the output goes to /dev/null unread.
+fn time_command(
+    runs: usize,
+    program: &str,
+    args: &[String],
+    check: Option<&dyn Fn(&std::process::Output)>,
+) -> Sample {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t0 = Instant::now();
+            let mut command = std::process::Command::new(program);
+            command.args(args).stderr(std::process::Stdio::inherit());
+            if check.is_none() {
+                command.stdout(std::process::Stdio::null());
+            }
+            let out = command
+                .output()
+                .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            assert!(out.status.success(), "{program} {args:?} failed");
+            if let Some(check) = check {
+                check(&out);
+            }
+            ms
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    Sample {
+        ms: times[runs / 2],
+        cores: f64::NAN,
+    }
+}
+
+fn installed(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn numpy(job: &[String]) -> Option<Sample> {
     let python = venv_python()?;
     let mut args = vec!["numpy_peers.py".to_string()];
@@ -603,18 +660,10 @@ fn after_matmul_rows(pool: &rayon::ThreadPool, runs: usize, wanted: &dyn Fn(&str
     let c = Cancel::new();
     let floats = float_data(20_000_000, "uniform");
     let (x, q) = top_k_data(300_000, 384);
-    let mut rng = Rng(13);
-    let bytes: Vec<u8> = (0..256usize << 20)
-        .map(|_| (rng.next() >> 56) as u8)
-        .collect();
+    let bytes = random_bytes(256 << 20, 13);
     let (w, h) = (3840usize, 2160usize);
-    let pixels: Vec<u8> = (0..w * h * 4).map(|_| (rng.next() >> 56) as u8).collect();
-    let view = offload::image::ImageView {
-        data: &pixels,
-        width: w,
-        height: h,
-        channels: 4,
-    };
+    let pixels = random_bytes(w * h * 4, 14);
+    let view = rgba(&pixels, w, h);
     let metric = offload::algo::topk::Metric::Dot;
     use offload::hash::kernel::{hash_bytes, Algorithm};
     type Kernel<'a> = (&'static str, Box<dyn Fn() + Sync + 'a>);
@@ -693,17 +742,11 @@ fn blur_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
         if !wanted(&name) {
             continue;
         }
-        let mut rng = Rng(3);
-        let mut pixels: Vec<u8> = (0..w * h * 4).map(|_| (rng.next() >> 56) as u8).collect();
+        let mut pixels = random_bytes(w * h * 4, 3);
         if opaque {
             pixels.iter_mut().skip(3).step_by(4).for_each(|a| *a = 255);
         }
-        let view = offload::image::ImageView {
-            data: &pixels,
-            width: w,
-            height: h,
-            channels: 4,
-        };
+        let view = rgba(&pixels, w, h);
         let c = Cancel::new();
         let ours = measure(
             runs,
@@ -741,14 +784,8 @@ fn resize_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
         return;
     }
     let (w, h) = (3840usize, 2160usize);
-    let mut rng = Rng(3);
-    let pixels: Vec<u8> = (0..w * h * 4).map(|_| (rng.next() >> 56) as u8).collect();
-    let view = offload::image::ImageView {
-        data: &pixels,
-        width: w,
-        height: h,
-        channels: 4,
-    };
+    let pixels = random_bytes(w * h * 4, 3);
+    let view = rgba(&pixels, w, h);
     let c = Cancel::new();
     let ours = measure(
         runs,
@@ -800,10 +837,7 @@ fn hash_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     if !names.iter().any(|n| wanted(n)) {
         return;
     }
-    let mut rng = Rng(5);
-    let bytes: Vec<u8> = (0..1usize << 30)
-        .map(|_| (rng.next() >> 56) as u8)
-        .collect();
+    let bytes = random_bytes(1 << 30, 5);
     let c = Cancel::new();
     let ours = |algorithm| {
         measure(
@@ -853,42 +887,26 @@ fn primes_row(threads: usize, wanted: &dyn Fn(&str) -> bool) {
                 );
             },
         );
-        let available = std::process::Command::new("primesieve")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !available {
+        if !installed("primesieve") {
             println!(
                 "| {name} | {:.1} ms ({:.1} cores) | primesieve not installed (apt-get install primesieve) | | |",
                 ours.ms, ours.cores
             );
             continue;
         }
-        // The external program: its wall time includes starting a process (about a millisecond).
-        let mut times: Vec<f64> = (0..runs)
-            .map(|_| {
-                let t0 = Instant::now();
-                let out = std::process::Command::new("primesieve")
-                    .args([
-                        &limit.to_string(),
-                        "--count=1",
-                        "--quiet",
-                        &format!("--threads={threads}"),
-                    ])
-                    .output()
-                    .expect("primesieve runs");
-                assert_eq!(
-                    String::from_utf8_lossy(&out.stdout).trim(),
-                    count.to_string()
-                );
-                t0.elapsed().as_secs_f64() * 1e3
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let theirs = Sample {
-            ms: times[runs / 2],
-            cores: f64::NAN,
+        let args = [
+            limit.to_string(),
+            "--count=1".into(),
+            "--quiet".into(),
+            format!("--threads={threads}"),
+        ];
+        let check = |out: &std::process::Output| {
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                count.to_string()
+            );
         };
+        let theirs = time_command(runs, "primesieve", &args, Some(&check));
         print_row(&row(name, ours, vec![("primesieve (CLI)", theirs)]));
     }
 }
@@ -1000,32 +1018,15 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
         ];
         let file = std::env::temp_dir().join("offload-bench-logs.json");
         std::fs::write(&file, &data).unwrap();
-        if std::process::Command::new("pigz")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            let mut times: Vec<f64> = (0..3)
-                .map(|_| {
-                    let t0 = Instant::now();
-                    let out = std::process::Command::new("pigz")
-                        .args(["-6", "-p", &threads.to_string(), "-c"])
-                        .arg(&file)
-                        .stdout(std::process::Stdio::null())
-                        .status()
-                        .unwrap();
-                    assert!(out.success());
-                    t0.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            times.sort_by(f64::total_cmp);
-            peers.push((
-                "pigz (CLI)",
-                Sample {
-                    ms: times[1],
-                    cores: f64::NAN,
-                },
-            ));
+        if installed("pigz") {
+            let args = [
+                "-6".into(),
+                "-p".into(),
+                threads.to_string(),
+                "-c".into(),
+                file.display().to_string(),
+            ];
+            peers.push(("pigz (CLI)", time_command(3, "pigz", &args, None)));
         }
         let _ = std::fs::remove_file(&file);
         print_row(&row(names[0], ours, peers));
@@ -1094,11 +1095,22 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
                 black_box(e.compress(&data).unwrap());
             },
         );
-        print_row(&row(
-            names[2],
-            ours,
-            vec![("zstd crate bulk, multithread", zstd_mt)],
-        ));
+        let mut peers = vec![("zstd crate bulk, multithread", zstd_mt)];
+        let file = std::env::temp_dir().join("offload-bench-logs-zstd.json");
+        std::fs::write(&file, &data).unwrap();
+        if installed("zstd") {
+            // The CLI reads the file and writes to /dev/null: its I/O is in its time.
+            let args = [
+                "-3".into(),
+                "-q".into(),
+                "-c".into(),
+                format!("-T{threads}"),
+                file.display().to_string(),
+            ];
+            peers.push(("zstd -3 -T (CLI)", time_command(runs, "zstd", &args, None)));
+        }
+        let _ = std::fs::remove_file(&file);
+        print_row(&row(names[2], ours, peers));
     }
     if wanted(names[3]) {
         let small = &data[..20_000_000];
