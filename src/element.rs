@@ -82,29 +82,29 @@ macro_rules! float_element {
             fn key(self, descending: bool) -> $k {
                 // Every NaN (whatever its sign or payload) maps to the largest key: last.
                 // No number maps there: the largest key of a number is +Infinity's.
-                if self.is_nan() {
-                    return <$k>::MAX;
-                }
+                // Negative numbers flip every bit, others only the sign; written without
+                // branches so that the loops over whole arrays vectorise.
                 let bits = self.to_bits();
-                let k = if bits & $sign != 0 {
-                    !bits
-                } else {
-                    bits | $sign
-                };
-                if descending {
-                    !k
+                let negative = (bits >> (<$k>::BITS - 1)).wrapping_neg();
+                let order = (descending as $k).wrapping_neg();
+                let k = bits ^ (negative | $sign) ^ order;
+                if self.is_nan() {
+                    <$k>::MAX
                 } else {
                     k
                 }
             }
             #[inline(always)]
             fn from_key(key: $k, descending: bool) -> Self {
+                let k = key ^ (descending as $k).wrapping_neg();
+                // Keys with the sign bit set are non-negative numbers: clear it; flip the rest.
+                let negative = ((k >> (<$k>::BITS - 1)) ^ 1).wrapping_neg();
+                let bits = k ^ (negative | $sign);
                 if key == <$k>::MAX {
-                    return <$t>::from_bits($nan);
+                    <$t>::from_bits($nan)
+                } else {
+                    <$t>::from_bits(bits)
                 }
-                let k = if descending { !key } else { key };
-                let bits = if k & $sign != 0 { k & !$sign } else { !k };
-                <$t>::from_bits(bits)
             }
         }
     };

@@ -29,9 +29,9 @@ enum Inner<T: Zeroable> {
     },
 }
 
-/// Mappings kept for the next hash, as an allocator keeps freed memory: a server hashing
-/// passwords back to back then neither faults nor zeroes pages (argon2id at 19 MiB: 14 ms
-/// on fresh pages, ~9 reusing them). At most `CACHE_BYTES` in all.
+/// Mappings kept for the next hash or sort, as an allocator keeps freed memory: a server
+/// hashing passwords back to back then neither faults nor zeroes pages (argon2id at 19 MiB:
+/// 14 ms on fresh pages, ~9 reusing them). At most `CACHE_BYTES` in all.
 #[cfg(target_os = "linux")]
 static CACHE: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
 #[cfg(target_os = "linux")]
@@ -55,7 +55,7 @@ impl<T: Zeroable> ZeroedBuffer<T> {
         check_allocation(bytes, what)?;
         #[cfg(target_os = "linux")]
         if bytes >= MAP_FROM as u128 && std::mem::align_of::<T>() <= 4096 {
-            return Self::mapped(len, bytes as usize, what, false);
+            return Self::mapped(len, bytes as usize, what, false, true);
         }
         Ok(ZeroedBuffer {
             inner: Inner::Vec(try_zeroed_vec(len, what)?),
@@ -66,6 +66,18 @@ impl<T: Zeroable> ZeroedBuffer<T> {
     /// `T`): for work that writes every element before reading it. Its memory may be kept
     /// for the next one instead of going back to the system.
     pub fn reusable(len: usize, what: &str) -> Result<Self, KernelError> {
+        Self::reusable_with(len, what, true)
+    }
+
+    /// [`ZeroedBuffer::reusable`] in the kernel's ordinary 4 KiB pages: for buffers that live
+    /// long enough that a stall in the kernel's direct compaction (which a first touch of
+    /// huge-page-advised memory can hit under `defrag=madvise`) would cost more than the faults
+    /// saved; a kept mapping still saves every fault the second time.
+    pub fn reusable_in_small_pages(len: usize, what: &str) -> Result<Self, KernelError> {
+        Self::reusable_with(len, what, false)
+    }
+
+    fn reusable_with(len: usize, what: &str, huge: bool) -> Result<Self, KernelError> {
         let bytes = (len as u128) * (std::mem::size_of::<T>() as u128);
         check_allocation(bytes, what)?;
         #[cfg(target_os = "linux")]
@@ -88,13 +100,20 @@ impl<T: Zeroable> ZeroedBuffer<T> {
                 });
             }
             drop(cache);
-            return Self::mapped(len, bytes, what, true);
+            return Self::mapped(len, bytes, what, true, huge);
         }
+        let _ = huge;
         Self::new(len, what)
     }
 
     #[cfg(target_os = "linux")]
-    fn mapped(len: usize, bytes: usize, what: &str, reuse: bool) -> Result<Self, KernelError> {
+    fn mapped(
+        len: usize,
+        bytes: usize,
+        what: &str,
+        reuse: bool,
+        huge: bool,
+    ) -> Result<Self, KernelError> {
         // One huge page more than asked, so that the data can start on a 2 MiB boundary.
         let mapped = bytes
             .checked_add(HUGE_PAGE)
@@ -116,13 +135,15 @@ impl<T: Zeroable> ZeroedBuffer<T> {
             )));
         }
         let start = (base as usize).next_multiple_of(HUGE_PAGE);
-        // SAFETY: the range lies inside the mapping; the advice only changes page sizes.
-        unsafe {
-            libc::madvise(
-                start as *mut libc::c_void,
-                bytes.next_multiple_of(HUGE_PAGE),
-                libc::MADV_HUGEPAGE,
-            );
+        if huge {
+            // SAFETY: the range lies inside the mapping; the advice only changes page sizes.
+            unsafe {
+                libc::madvise(
+                    start as *mut libc::c_void,
+                    bytes.next_multiple_of(HUGE_PAGE),
+                    libc::MADV_HUGEPAGE,
+                );
+            }
         }
         Ok(ZeroedBuffer {
             inner: Inner::Mapped {

@@ -1,15 +1,16 @@
-//! Radix sort on 8-bit digits: the engine behind `sort` and `argsort`.
+//! Radix sort: the engine behind `sort` and `argsort`.
 //!
-//! Scattering a large array to 256 places at once is slow here (every write lands on another
-//! page), so only the first digits are scattered out of cache: [`radix_sort`] splits by the
-//! highest byte that varies (MSD), recursing until a bucket fits in L2, then sorts each bucket
-//! on one thread while it stays in cache: more MSD steps with digits sized to the bucket (a
-//! bucket of 64K keys is down to a few keys per bucket after two), LSD passes when at most two
-//! bytes are left, insertion sort for the last few keys. (Sorting each bucket by LSD passes
-//! over all its remaining bytes, as an earlier version did, took 1.3x as long: five passes
-//! where two splits suffice.) Buckets are independent, so they run in parallel; large scatters
-//! are parallel over chunks. Every step is stable, which `argsort` relies on. Bytes that are
-//! the same in every key are never sorted on.
+//! Scattering a large array to many places at once is slow (every write lands on another page),
+//! so only one step goes through memory: [`radix_sort`] splits the keys into up to 1024 buckets
+//! in key order (MSD), planned from a sample so that each comes out about the size of L2
+//! whatever the distribution (the highest byte alone splits floats in [-1e6, 1e6] into two
+//! halves: a second pass through memory took 30% of the time), then sorts each bucket on one
+//! thread while it stays in cache: MSD steps with digits sized to the bucket, LSD passes when
+//! at most three bytes are left, and for pieces of a few hundred keys one scatter to about a
+//! key per digit and an insertion sort over the whole piece. Buckets are independent, so they
+//! run in parallel; the scatter through memory is parallel over chunks. Every step is stable,
+//! which `argsort` relies on. Bits that are the same in every key of a bucket are never
+//! sorted on.
 
 use rayon::prelude::*;
 
@@ -144,51 +145,50 @@ impl<F, G> Region<'_, F, G> {
             (self.finish)(if to_scratch { scratch } else { data });
             return Ok(());
         }
-        // MSD step on bits [shift, high): scatter into scratch, then sort each bucket from
-        // there, so that the buffers swap roles and nothing is copied back.
+        // MSD step: scatter into scratch by a bucket function planned from a sample, then sort
+        // each bucket from there, so that the buffers swap roles and nothing is copied back.
         let shift = high.saturating_sub(8).max(low);
-        // The counting pass also notes, per bucket, which key bits vary in it: a bucket of few
-        // distinct values (or of equal keys) then skips every byte its keys share instead of
-        // scattering on each, at the cost of two operations in L1 per key.
-        let counts = count_digits(data, chunk_len(n), key, shift, cancel)?;
-        let varying: Vec<u64> = (0..256)
-            .map(|d| {
-                let (or, and) = counts.iter().fold((0, u64::MAX), |acc, c| {
-                    merge_or_and(acc, (c.or[d], c.and[d]))
-                });
-                or ^ and
-            })
-            .collect();
-        let counts: Vec<[usize; 256]> = counts.into_iter().map(|c| c.counts).collect();
-        let ends = place(
+        let len = chunk_len(n);
+        let plan = BucketPlan::new(
             data,
-            scratch,
-            chunk_len(n),
-            |x| ((key(x) >> shift) & 0xff) as usize,
-            counts,
-            cancel,
-        )?;
-        let below_shift = if shift >= 64 {
+            key,
+            shift,
+            LEAF_BYTES / std::mem::size_of::<T>().max(1),
+        );
+        let ends = if plan.plain {
+            // Every top byte fits in cache: its byte is the bucket (no tables to read).
+            let bucket = |x: &T| ((key(x) >> shift) & 0xff) as usize;
+            let counts = count_buckets(data, len, &bucket, 256, cancel)?;
+            place(data, scratch, len, bucket, counts, cancel)?
+        } else {
+            let bucket = |x: &T| plan.bucket(key(x));
+            let counts = count_buckets(data, len, &bucket, plan.buckets(), cancel)?;
+            place(data, scratch, len, bucket, counts, cancel)?
+        };
+        let below_high = if high >= 64 {
             u64::MAX
         } else {
-            (1u64 << shift) - 1
+            (1u64 << high) - 1
         };
-        let mut buckets = Vec::with_capacity(256);
+        let relevant = below_high & !((1u64 << low) - 1);
+        let mut buckets = Vec::with_capacity(ends.len());
         let (mut rest_s, mut rest_d) = (scratch, data);
         let mut start = 0;
-        for (d, end) in ends.into_iter().enumerate() {
+        for end in ends {
             let (b_s, s) = rest_s.split_at_mut(end - start);
             let (b_d, r) = rest_d.split_at_mut(end - start);
             if !b_s.is_empty() {
-                let v = varying[d] & below_shift & !((1u64 << low) - 1);
-                let bucket_high = if v == 0 { low } else { 64 - v.leading_zeros() };
-                buckets.push((b_s, b_d, bucket_high));
+                buckets.push((b_s, b_d));
             }
             (rest_s, rest_d, start) = (s, r, end);
         }
-        buckets
-            .into_par_iter()
-            .try_for_each(|(b_s, b_d, h)| self.sort(b_s, b_d, h, !to_scratch))
+        // A bucket's keys may share more bits than the whole: those are skipped (a bucket of
+        // equal keys is done). Found by one read of the bucket, which is in cache by then.
+        buckets.into_par_iter().try_for_each(|(b_s, b_d)| {
+            let v = varying_in(b_s, key) & relevant;
+            let h = if v == 0 { low } else { 64 - v.leading_zeros() };
+            self.sort(b_s, b_d, h, !to_scratch)
+        })
     }
 
     /// [`Region::sort`] for a piece that fits in cache, on this thread: MSD steps while more
@@ -211,8 +211,12 @@ impl<F, G> Region<'_, F, G> {
             }
             return;
         }
+        if n <= SMALL_PIECE && sort_small(data, scratch, |x| key(x) >> low, high - low, to_scratch)
+        {
+            return;
+        }
         let passes = (high - low).div_ceil(8);
-        if passes <= LSD_PASSES {
+        if passes <= LSD_PASSES && n >= LSD_FROM {
             let in_scratch = lsd_in_cache(data, scratch, key, low, passes);
             if in_scratch != to_scratch {
                 if to_scratch {
@@ -231,7 +235,7 @@ impl<F, G> Region<'_, F, G> {
         let shift = high.saturating_sub(bits).max(low);
         let radix = 1usize << (high - shift);
         let mask = (radix - 1) as u64;
-        let (counts, varying) = count_in_cache(data, key, shift, mask, n >= TRACK_FROM);
+        let counts = count_in_cache(data, key, shift, mask);
         let mut offsets = [0usize; 256];
         let mut total = 0;
         for d in 0..radix {
@@ -245,8 +249,8 @@ impl<F, G> Region<'_, F, G> {
         }
         let below = ((1u64 << shift) - 1) & !((1u64 << low) - 1);
         let mut start = 0;
-        for d in 0..radix {
-            let end = start + counts[d] as usize;
+        for &count in &counts[..radix] {
+            let end = start + count as usize;
             // The bucket is in scratch now: the buffers swap roles.
             let (bucket, other) = (&mut scratch[start..end], &mut data[start..end]);
             start = end;
@@ -258,17 +262,20 @@ impl<F, G> Region<'_, F, G> {
                     }
                 }
                 len if len <= SMALL => {
-                    insertion_sort(bucket, |x| key(x) >> low);
-                    if !to_scratch {
-                        other.copy_from_slice(bucket);
+                    if to_scratch {
+                        insertion_sort(bucket, |x| key(x) >> low);
+                    } else {
+                        insertion_sort_into(bucket, other, |x| key(x) >> low);
                     }
                 }
                 _ => {
-                    let bucket_high = match &varying {
-                        Some(v) if v[d] & below == 0 => low,
-                        Some(v) => 64 - (v[d] & below).leading_zeros(),
-                        None => shift,
+                    // Bits its keys share are skipped (one vector read of a bucket in L1).
+                    let v = if bucket.len() >= TRACK_FROM {
+                        varying_in(bucket, key) & below
+                    } else {
+                        below
                     };
+                    let bucket_high = if v == 0 { low } else { 64 - v.leading_zeros() };
                     self.sort_in_cache(bucket, other, bucket_high, !to_scratch);
                 }
             }
@@ -279,43 +286,88 @@ impl<F, G> Region<'_, F, G> {
 /// Buckets at most this long are finished by insertion sort.
 const SMALL: usize = 16;
 
-/// Digit counts of an in-cache MSD step and, when `track`, the key bits that vary per digit
-/// (out of line: its arrays would otherwise sit in every level's stack frame).
+/// Digit counts of an in-cache MSD step (out of line: its array would otherwise sit in every
+/// level's stack frame).
 #[inline(never)]
-fn count_in_cache<T>(
-    data: &[T],
-    key: impl Fn(&T) -> u64,
-    shift: u32,
-    mask: u64,
-    track: bool,
-) -> ([u32; 256], Option<Box<[u64; 256]>>) {
+fn count_in_cache<T>(data: &[T], key: impl Fn(&T) -> u64, shift: u32, mask: u64) -> [u32; 256] {
     let mut counts = [0u32; 256];
-    if !track {
-        for x in data {
-            counts[((key(x) >> shift) & mask) as usize] += 1;
-        }
-        return (counts, None);
-    }
-    let mut or = [0u64; 256];
-    let mut and = [u64::MAX; 256];
     for x in data {
+        counts[((key(x) >> shift) & mask) as usize] += 1;
+    }
+    counts
+}
+
+/// Pieces at most this long try [`sort_small`] first.
+const SMALL_PIECE: usize = 256;
+/// Most keys of one digit that [`sort_small`] leaves to its insertion sort.
+const SMALL_RUN: u32 = 8;
+/// Pieces at least this long with at most [`LSD_PASSES`] bytes left are sorted by LSD passes
+/// (shorter ones would spend more on 256-entry tables than on their keys).
+const LSD_FROM: usize = 2048;
+
+/// Sorts a small piece by one scatter on its top `bits` key bits (about one key per digit) into
+/// the other buffer, then one insertion sort over the whole piece, which is nearly in order by
+/// then; the result goes to `scratch` when `to_scratch`. Returns `false` (and leaves the piece
+/// as it was) when some digit holds more than [`SMALL_RUN`] keys.
+fn sort_small<T: Copy>(
+    data: &mut [T],
+    scratch: &mut [T],
+    key: impl Fn(&T) -> u64,
+    bits: u32,
+    to_scratch: bool,
+) -> bool {
+    let n = data.len();
+    let digit_bits = (usize::BITS - n.leading_zeros()).clamp(2, 8).min(bits);
+    let shift = bits - digit_bits;
+    let radix = 1usize << digit_bits;
+    let digit = |x: &T| (key(x) >> shift) as usize & (radix - 1);
+    let mut starts = [0u32; 256];
+    for x in data.iter() {
+        starts[digit(x)] += 1;
+    }
+    // Counts to starts, with the running sum in a register (a sum through the array waits on
+    // its own stores).
+    let (mut sum, mut most) = (0u32, 0u32);
+    for s in &mut starts[..radix] {
+        let c = *s;
+        *s = sum;
+        sum += c;
+        most = most.max(c);
+    }
+    if most > SMALL_RUN {
+        return false; // `data` is untouched
+    }
+    for x in data.iter() {
+        let d = digit(x);
+        scratch[starts[d] as usize] = *x;
+        starts[d] += 1;
+    }
+    if to_scratch {
+        insertion_sort(scratch, &key);
+    } else {
+        insertion_sort_into(scratch, data, &key);
+    }
+    true
+}
+
+/// Stable insertion sort of `src` into `dst` (same length) by `key`.
+fn insertion_sort_into<T: Copy>(src: &[T], dst: &mut [T], key: impl Fn(&T) -> u64) {
+    assert_eq!(src.len(), dst.len());
+    for (i, x) in src.iter().enumerate() {
         let k = key(x);
-        let d = ((k >> shift) & mask) as usize;
-        counts[d] += 1;
-        or[d] |= k;
-        and[d] &= k;
+        let mut j = i;
+        while j > 0 && key(&dst[j - 1]) > k {
+            dst[j] = dst[j - 1];
+            j -= 1;
+        }
+        dst[j] = *x;
     }
-    let mut varying = Box::new([0u64; 256]);
-    for d in 0..256 {
-        varying[d] = or[d] ^ and[d];
-    }
-    (counts, Some(varying))
 }
 
 /// At most this many bytes left: the in-cache sort finishes with LSD passes.
-const LSD_PASSES: u32 = 2;
-/// Pieces at least this long note the bits that vary per bucket in their MSD step.
-const TRACK_FROM: usize = 4096;
+const LSD_PASSES: u32 = 3;
+/// Buckets at least this long look for bits their keys share before they are sorted.
+const TRACK_FROM: usize = 64;
 
 /// Stable insertion sort by `key`.
 fn insertion_sort<T: Copy>(data: &mut [T], key: impl Fn(&T) -> u64) {
@@ -341,7 +393,7 @@ fn lsd_in_cache<T: Copy>(
     passes: u32,
 ) -> bool {
     let passes = passes as usize;
-    let mut counts = [[0u32; 256]; 8];
+    let mut counts = [[0u32; 256]; LSD_PASSES as usize];
     for x in data.iter() {
         let k = key(x) >> first_shift;
         for (p, c) in counts.iter_mut().enumerate().take(passes) {
@@ -431,15 +483,15 @@ fn scatter<T, D>(
     len: usize,
     digit: D,
     cancel: &Cancel,
-) -> Result<[usize; 256], KernelError>
+) -> Result<Vec<usize>, KernelError>
 where
     T: Copy + Send + Sync,
     D: Fn(&T) -> usize + Sync,
 {
-    let counts: Vec<[usize; 256]> = src
+    let counts: Vec<Vec<usize>> = src
         .par_chunks(len)
         .map(|c| {
-            let mut h = [0usize; 256];
+            let mut h = vec![0usize; 256];
             for part in c.chunks(POLL_EVERY) {
                 if cancel.is_cancelled() {
                     break; // the counts are dropped below
@@ -455,51 +507,216 @@ where
     place(src, dst, len, digit, counts, cancel)
 }
 
-/// One chunk's digit counts, with the OR and AND of the keys of each digit.
-struct DigitCounts {
-    counts: [usize; 256],
-    or: [u64; 256],
-    and: [u64; 256],
-}
-
-/// The counting pass of an MSD step: per chunk of `len`, how many keys have each digit
-/// `(key >> shift) & 0xff`, and which bits those keys share.
-fn count_digits<T, F>(
+/// The counting pass of an MSD step: per chunk of `len`, how many keys fall in each of
+/// `buckets` buckets.
+fn count_buckets<T, B>(
     src: &[T],
     len: usize,
-    key: &F,
-    shift: u32,
+    bucket: &B,
+    buckets: usize,
     cancel: &Cancel,
-) -> Result<Vec<DigitCounts>, KernelError>
+) -> Result<Vec<Vec<usize>>, KernelError>
 where
     T: Copy + Send + Sync,
-    F: Fn(&T) -> u64 + Sync,
+    B: Fn(&T) -> usize + Sync,
 {
-    let counts: Vec<Box<DigitCounts>> = src
+    let counts: Vec<Vec<usize>> = src
         .par_chunks(len)
         .map(|c| {
-            let mut h = Box::new(DigitCounts {
-                counts: [0; 256],
-                or: [0; 256],
-                and: [u64::MAX; 256],
-            });
+            // Four histograms, for consecutive keys: keys of one bucket in a row would otherwise
+            // wait on each other's increment.
+            let mut h = vec![0u32; 4 * buckets];
+            let (h0, rest) = h.split_at_mut(buckets);
+            let (h1, rest) = rest.split_at_mut(buckets);
+            let (h2, h3) = rest.split_at_mut(buckets);
             for part in c.chunks(POLL_EVERY) {
                 if cancel.is_cancelled() {
                     break; // the counts are dropped below
                 }
-                for x in part {
-                    let k = key(x);
-                    let d = ((k >> shift) & 0xff) as usize;
-                    h.counts[d] += 1;
-                    h.or[d] |= k;
-                    h.and[d] &= k;
+                let mut quads = part.chunks_exact(4);
+                for q in &mut quads {
+                    h0[bucket(&q[0])] += 1;
+                    h1[bucket(&q[1])] += 1;
+                    h2[bucket(&q[2])] += 1;
+                    h3[bucket(&q[3])] += 1;
+                }
+                for x in quads.remainder() {
+                    h0[bucket(x)] += 1;
                 }
             }
-            h
+            (0..buckets)
+                .map(|b| h0[b] as usize + h1[b] as usize + h2[b] as usize + h3[b] as usize)
+                .collect()
         })
         .collect();
     cancel.check()?;
-    Ok(counts.into_iter().map(|b| *b).collect())
+    Ok(counts)
+}
+
+/// The key bits that are not the same in every key of a piece (in cache: one vector read).
+fn varying_in<T: Copy>(data: &[T], key: impl Fn(&T) -> u64) -> u64 {
+    let (mut or, mut and) = (0u64, u64::MAX);
+    for x in data {
+        let k = key(x);
+        or |= k;
+        and &= k;
+    }
+    or ^ and
+}
+
+/// Most buckets one scatter through memory writes to (more streams cost TLB misses).
+const MAX_BUCKETS: usize = 1024;
+/// Keys sampled to plan an MSD step.
+const SAMPLE: usize = 1 << 15;
+/// Fine buckets per bucket wanted: the sample's counts of fine buckets are merged into buckets.
+const OVERSPLIT: u32 = 3;
+/// Most fine buckets of one plan.
+const MAX_FINE: usize = 1 << 13;
+
+/// The bucket function of one MSD step through memory, planned from a sample so that buckets
+/// come out about the size that fits in cache whatever the keys' distribution. (The top byte
+/// alone splits floats badly: most keys share a few exponents.)
+///
+/// A key's top byte `d` picks a range of fine buckets; within it the key's next bits, less the
+/// smallest the sample saw in `d`, pick one (clamped into range: keys the sample missed only
+/// make a bucket larger, never the order wrong); runs of fine buckets are merged into buckets
+/// by the sample's counts. Every step is monotone in the key, so buckets are in key order.
+struct BucketPlan {
+    /// Every top byte is a bucket of its own (none needs cutting).
+    plain: bool,
+    shift: u32,
+    digits: [Digit; 256],
+    merge: Vec<u16>,
+    buckets: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Digit {
+    /// First fine bucket of this top byte.
+    base: u32,
+    /// Key bits below the top byte that pick a fine bucket: `(key >> shift) - lowest`.
+    shift: u32,
+    lowest: u64,
+    /// Last fine bucket of this top byte, relative to `base`.
+    last: u64,
+}
+
+impl BucketPlan {
+    /// Plans buckets of about `fits` keys for keys that agree above bit `shift + 8`.
+    fn new<T, F: Fn(&T) -> u64>(data: &[T], key: &F, shift: u32, fits: usize) -> BucketPlan {
+        let n = data.len();
+        let step = (n / SAMPLE).max(1);
+        let sample: Vec<u64> = data.iter().step_by(step).map(key).collect();
+        let scale = n as f64 / sample.len() as f64;
+        // The sample per top byte: count, smallest and largest key.
+        let mut count = [0usize; 256];
+        let mut lo = [u64::MAX; 256];
+        let mut hi = [0u64; 256];
+        for &k in &sample {
+            let d = ((k >> shift) & 0xff) as usize;
+            count[d] += 1;
+            lo[d] = lo[d].min(k);
+            hi[d] = hi[d].max(k);
+        }
+        // Fine buckets per top byte: enough for OVERSPLIT x the buckets its keys need.
+        // (Very large arrays get larger buckets rather than more streams: they take one more
+        // step, in cache.)
+        let target = (fits / 2).max(n / (MAX_BUCKETS / 2)).max(1) as f64;
+        let mut widths = [0u32; 256];
+        for d in 0..256 {
+            if count[d] == 0 {
+                continue;
+            }
+            let needed = (count[d] as f64 * scale / target).ceil().max(1.0) as u64;
+            let span = 64 - (hi[d] - lo[d]).leading_zeros(); // bits that vary in the sample
+            let wanted = 64 - (needed - 1).leading_zeros() + OVERSPLIT;
+            widths[d] = if needed <= 1 { 0 } else { wanted.min(span) };
+        }
+        while widths.iter().map(|&w| 1usize << w).sum::<usize>() > MAX_FINE {
+            let widest = (0..256).max_by_key(|&d| widths[d]).unwrap();
+            widths[widest] -= 1;
+        }
+        let mut digits = [Digit::default(); 256];
+        if widths.iter().all(|&w| w == 0) {
+            return BucketPlan {
+                plain: true,
+                shift,
+                digits,
+                merge: Vec::new(),
+                buckets: 256,
+            };
+        }
+        let mut fine = 0u32;
+        for d in 0..256 {
+            let w = widths[d];
+            let span = if count[d] == 0 {
+                0
+            } else {
+                64 - (hi[d] - lo[d]).leading_zeros()
+            };
+            let sub_shift = span.saturating_sub(w);
+            digits[d] = Digit {
+                base: fine,
+                shift: sub_shift,
+                lowest: if count[d] == 0 { 0 } else { lo[d] >> sub_shift },
+                last: (1u64 << w) - 1,
+            };
+            fine += 1 << w;
+        }
+        let mut plan = BucketPlan {
+            plain: false,
+            shift,
+            digits,
+            merge: Vec::new(),
+            buckets: 0,
+        };
+        // The sample's count per fine bucket, merged greedily into runs of about `target` keys
+        // (a new bucket also starts at every top byte, so buckets never straddle one, which
+        // keeps the shared high bits of a bucket's keys its own).
+        let mut fine_count = vec![0u32; fine as usize];
+        for &k in &sample {
+            fine_count[plan.fine(k)] += 1;
+        }
+        let per_bucket = ((target / scale) as u32).max(1);
+        let mut merge = vec![0u16; fine as usize];
+        let mut bucket = 0usize;
+        let mut filled = 0u32;
+        for d in 0..256 {
+            let Digit { base, last, .. } = plan.digits[d];
+            if d > 0 && filled > 0 {
+                bucket += 1;
+                filled = 0;
+            }
+            for f in base as usize..=base as usize + last as usize {
+                if filled > 0 && filled + fine_count[f] > per_bucket {
+                    bucket += 1;
+                    filled = 0;
+                }
+                merge[f] = bucket.min(MAX_BUCKETS - 1) as u16;
+                filled += fine_count[f];
+            }
+        }
+        plan.buckets = (bucket + 1).min(MAX_BUCKETS);
+        plan.merge = merge;
+        plan
+    }
+
+    fn buckets(&self) -> usize {
+        self.buckets
+    }
+
+    /// The fine bucket of `key`.
+    #[inline(always)]
+    fn fine(&self, key: u64) -> usize {
+        let d = &self.digits[((key >> self.shift) & 0xff) as usize];
+        d.base as usize + ((key >> d.shift).saturating_sub(d.lowest)).min(d.last) as usize
+    }
+
+    /// The bucket of `key`.
+    #[inline(always)]
+    fn bucket(&self, key: u64) -> usize {
+        self.merge[self.fine(key)] as usize
+    }
 }
 
 /// The writing pass of a counting scatter: chunk c of `src` (chunks of `len`, as counted in
@@ -509,18 +726,19 @@ fn place<T, D>(
     dst: &mut [T],
     len: usize,
     digit: D,
-    counts: Vec<[usize; 256]>,
+    counts: Vec<Vec<usize>>,
     cancel: &Cancel,
-) -> Result<[usize; 256], KernelError>
+) -> Result<Vec<usize>, KernelError>
 where
     T: Copy + Send + Sync,
     D: Fn(&T) -> usize + Sync,
 {
     // Chunk c writes digit d from offsets[c][d] on: digits in order, chunks in order (stable).
-    let mut offsets = vec![[0usize; 256]; counts.len()];
-    let mut ends = [0usize; 256];
+    let radix = counts.first().map_or(0, |c| c.len());
+    let mut offsets = vec![vec![0usize; radix]; counts.len()];
+    let mut ends = vec![0usize; radix];
     let mut total = 0usize;
-    for d in 0..256 {
+    for d in 0..radix {
         for (c, h) in counts.iter().enumerate() {
             offsets[c][d] = total;
             total += h[d];
@@ -679,6 +897,80 @@ mod tests {
             expected.sort(); // by key, then index: the stable order
             assert_eq!(sort_pairs_by_key(&mut pairs, 64), n, "shape {s}");
             assert!(pairs == expected, "shape {s}");
+        }
+    }
+
+    #[test]
+    fn bucket_plans_keep_key_order_for_keys_the_sample_missed() {
+        let mut seed = 5;
+        let unit = |s: &mut u64| (lcg(s) >> 11) as f64 / (1u64 << 53) as f64;
+        // Float keys (a few exponents hold most keys), and keys that mostly share a narrow range.
+        let shapes: Vec<Vec<u64>> = vec![
+            (0..300_000)
+                .map(|_| (unit(&mut seed) * 2e6 - 1e6).to_bits() ^ (1 << 63))
+                .collect(),
+            (0..300_000)
+                .map(|_| (1 << 40) + lcg(&mut seed) % 5000)
+                .collect(),
+        ];
+        for keys in shapes {
+            let plan = BucketPlan::new(&keys, &|k: &u64| *k, 56, 4096);
+            assert!(plan.buckets() <= MAX_BUCKETS);
+            // Keys never sampled: outside the sample's range and between its keys.
+            let mut probe: Vec<u64> = keys.iter().step_by(7).copied().collect();
+            probe.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 40, (1 << 40) - 1]);
+            probe.extend((0..10_000).map(|_| lcg(&mut seed)));
+            probe.sort_unstable();
+            let buckets: Vec<usize> = probe.iter().map(|&k| plan.bucket(k)).collect();
+            assert!(buckets.windows(2).all(|w| w[0] <= w[1]));
+            assert!(buckets.iter().all(|&b| b < plan.buckets()));
+        }
+    }
+
+    #[test]
+    fn sorts_stably_with_outliers_the_sample_misses() {
+        // The plan samples every (n / SAMPLE)-th key; outliers sit between the sampled ones.
+        let mut seed = 9;
+        let n = 600_000usize;
+        let step = n / SAMPLE;
+        let mut pairs: Vec<(u64, u32)> = (0..n)
+            .map(|i| {
+                let k = match i % (5 * step) {
+                    1 => u64::MAX - (i as u64 % 3),
+                    2 => i as u64 % 5,
+                    _ => (1 << 50) + lcg(&mut seed) % 3000,
+                };
+                (k, i as u32)
+            })
+            .collect();
+        let mut expected = pairs.clone();
+        expected.sort();
+        assert_eq!(sort_pairs_by_key(&mut pairs, 64), n);
+        assert!(pairs == expected);
+    }
+
+    #[test]
+    fn small_pieces_sort_stably_or_are_left_alone() {
+        let mut seed = 13;
+        for n in [17usize, 40, 100, 256] {
+            for spread in [4u64, 1 << 12, 1 << 20] {
+                for to_scratch in [false, true] {
+                    let data: Vec<(u64, u32)> = (0..n as u32)
+                        .map(|i| (lcg(&mut seed) % spread, i))
+                        .collect();
+                    let mut expected = data.clone();
+                    expected.sort();
+                    let (mut d, mut s) = (data.clone(), vec![(0, 0); n]);
+                    if sort_small(&mut d, &mut s, |p: &(u64, u32)| p.0, 20, to_scratch) {
+                        let got = if to_scratch { &s } else { &d };
+                        assert!(got == &expected, "n {n} spread {spread}");
+                    } else {
+                        // Only when some digit holds many keys, and then untouched.
+                        assert!(spread <= 1 << 12, "n {n} spread {spread}");
+                        assert!(d == data);
+                    }
+                }
+            }
         }
     }
 
