@@ -148,22 +148,71 @@ impl<F, G> Region<'_, F, G> {
         // MSD step: scatter into scratch by a bucket function planned from a sample, then sort
         // each bucket from there, so that the buffers swap roles and nothing is copied back.
         let shift = high.saturating_sub(8).max(low);
-        let len = chunk_len(n);
         let plan = BucketPlan::new(
             data,
             key,
             shift,
             LEAF_BYTES / std::mem::size_of::<T>().max(1),
         );
-        let ends = if plan.plain {
+        let len = chunk_len(n);
+        let counts = if plan.plain {
             // Every top byte fits in cache: its byte is the bucket (no tables to read).
-            let bucket = |x: &T| ((key(x) >> shift) & 0xff) as usize;
-            let counts = count_buckets(data, len, &bucket, 256, cancel)?;
-            place(data, scratch, len, bucket, counts, cancel)?
+            count_buckets(
+                data,
+                len,
+                &|x: &T| ((key(x) >> shift) & 0xff) as usize,
+                256,
+                cancel,
+            )?
         } else {
-            let bucket = |x: &T| plan.bucket(key(x));
-            let counts = count_buckets(data, len, &bucket, plan.buckets(), cancel)?;
-            place(data, scratch, len, bucket, counts, cancel)?
+            count_buckets(
+                data,
+                len,
+                &|x: &T| plan.bucket(key(x)),
+                plan.buckets(),
+                cancel,
+            )?
+        };
+        self.step(data, scratch, high, to_scratch, &plan, counts)
+    }
+
+    /// The scatter of an MSD step by `plan`, given each chunk's counts, and the sorts of the
+    /// buckets it makes.
+    fn step<T>(
+        &self,
+        data: &mut [T],
+        scratch: &mut [T],
+        high: u32,
+        to_scratch: bool,
+        plan: &BucketPlan,
+        counts: Vec<Vec<usize>>,
+    ) -> Result<(), KernelError>
+    where
+        T: Copy + Send + Sync,
+        F: Fn(&T) -> u64 + Sync,
+        G: Fn(&mut [T]) + Sync,
+    {
+        let (key, low, cancel) = (self.key, self.low, self.cancel);
+        let len = chunk_len(data.len());
+        let ends = if plan.plain {
+            let shift = plan.shift;
+            place(
+                data,
+                scratch,
+                len,
+                |x: &T| ((key(x) >> shift) & 0xff) as usize,
+                counts,
+                cancel,
+            )?
+        } else {
+            place(
+                data,
+                scratch,
+                len,
+                |x: &T| plan.bucket(key(x)),
+                counts,
+                cancel,
+            )?
         };
         let below_high = if high >= 64 {
             u64::MAX
@@ -605,14 +654,18 @@ impl BucketPlan {
     /// Plans buckets of about `fits` keys for keys that agree above bit `shift + 8`.
     fn new<T, F: Fn(&T) -> u64>(data: &[T], key: &F, shift: u32, fits: usize) -> BucketPlan {
         let n = data.len();
-        let step = (n / SAMPLE).max(1);
-        let sample: Vec<u64> = data.iter().step_by(step).map(key).collect();
+        let sample: Vec<u64> = data.iter().step_by(sample_step(n)).map(key).collect();
+        Self::from_sample(&sample, n, shift, fits)
+    }
+
+    /// [`BucketPlan::new`] from a sample of the `n` keys.
+    fn from_sample(sample: &[u64], n: usize, shift: u32, fits: usize) -> BucketPlan {
         let scale = n as f64 / sample.len() as f64;
         // The sample per top byte: count, smallest and largest key.
         let mut count = [0usize; 256];
         let mut lo = [u64::MAX; 256];
         let mut hi = [0u64; 256];
-        for &k in &sample {
+        for &k in sample {
             let d = ((k >> shift) & 0xff) as usize;
             count[d] += 1;
             lo[d] = lo[d].min(k);
@@ -674,7 +727,7 @@ impl BucketPlan {
         // (a new bucket also starts at every top byte, so buckets never straddle one, which
         // keeps the shared high bits of a bucket's keys its own).
         let mut fine_count = vec![0u32; fine as usize];
-        for &k in &sample {
+        for &k in sample {
             fine_count[plan.fine(k)] += 1;
         }
         let per_bucket = ((target / scale) as u32).max(1);
@@ -712,11 +765,102 @@ impl BucketPlan {
         d.base as usize + ((key >> d.shift).saturating_sub(d.lowest)).min(d.last) as usize
     }
 
-    /// The bucket of `key`.
+    /// The bucket of `key` (not for a plain plan).
     #[inline(always)]
     fn bucket(&self, key: u64) -> usize {
         self.merge[self.fine(key)] as usize
     }
+
+    /// The bucket of `key`, for either kind of plan.
+    #[inline(always)]
+    fn bucket_of(&self, key: u64) -> usize {
+        if self.plain {
+            ((key >> self.shift) & 0xff) as usize
+        } else {
+            self.bucket(key)
+        }
+    }
+}
+
+/// Every how many keys one is sampled to plan a step over `n` keys.
+fn sample_step(n: usize) -> usize {
+    (n / SAMPLE).max(1)
+}
+
+/// The first MSD step of a radix sort over all `bits` bits of the keys, planned from a sample
+/// before the keys are all written, so that the pass that writes them counts them as well
+/// (saving a read of the whole array).
+pub struct FirstStep {
+    plan: BucketPlan,
+    n: usize,
+}
+
+impl FirstStep {
+    /// Every how many items one should be sampled for [`FirstStep::plan`].
+    pub fn sample_step(n: usize) -> usize {
+        sample_step(n)
+    }
+
+    /// A step for `n` items of `item_bytes` with `bits`-bit keys, from the keys of every
+    /// [`FirstStep::sample_step`]-th item; `None` when the items fit in cache (no step
+    /// through memory is needed).
+    pub fn plan(sample: &[u64], n: usize, item_bytes: usize, bits: u32) -> Option<FirstStep> {
+        let fits = LEAF_BYTES / item_bytes.max(1);
+        if n <= TINY || n <= fits || sample.is_empty() {
+            return None;
+        }
+        Some(FirstStep {
+            plan: BucketPlan::from_sample(sample, n, bits.saturating_sub(8), fits),
+            n,
+        })
+    }
+
+    /// The length of the chunks to count separately (the last may be shorter).
+    pub fn chunk_len(&self) -> usize {
+        chunk_len(self.n)
+    }
+
+    /// How many buckets the step has.
+    pub fn buckets(&self) -> usize {
+        self.plan.buckets
+    }
+
+    /// Adds one to `counts[b]` for the bucket `b` of every key.
+    pub fn count(&self, keys: impl Iterator<Item = u64>, counts: &mut [usize]) {
+        for k in keys {
+            counts[self.plan.bucket_of(k)] += 1;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+/// [`radix_sort`] over all `bits` bits of the keys when their first step was planned and
+/// counted ahead: `counts` holds each chunk's bucket counts ([`FirstStep::chunk_len`]).
+pub fn radix_sort_counted<T, F, G>(
+    data: &mut [T],
+    scratch: &mut [T],
+    key: F,
+    bits: u32,
+    first: &FirstStep,
+    counts: Vec<Vec<usize>>,
+    finish: G,
+    cancel: &Cancel,
+) -> Result<(), KernelError>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&T) -> u64 + Sync,
+    G: Fn(&mut [T]) + Sync,
+{
+    assert_eq!(data.len(), scratch.len());
+    assert_eq!(data.len(), first.n);
+    cancel.check()?;
+    let region = Region {
+        key: &key,
+        finish: &finish,
+        low: 0,
+        cancel,
+    };
+    region.step(data, scratch, bits, false, &first.plan, counts)
 }
 
 /// The writing pass of a counting scatter: chunk c of `src` (chunks of `len`, as counted in

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::radix::{merge_or_and, or_and, radix_sort};
+use super::radix::{merge_or_and, or_and, radix_sort, radix_sort_counted, FirstStep};
 use crate::cancel::Cancel;
 use crate::element::{Element, RadixKey};
 use crate::error::{try_zeroed_vec, KernelError, Zeroable};
@@ -85,6 +85,7 @@ fn keys_to_values<T: Element>(keys: &mut [T::Key], descending: bool) {
 fn sort_keys<T: Element>(
     keys: &mut [T::Key],
     varying: u64,
+    counted: Option<(FirstStep, Vec<Vec<usize>>)>,
     descending: bool,
     cancel: &Cancel,
 ) -> Result<(), KernelError> {
@@ -102,16 +103,20 @@ fn sort_keys<T: Element>(
         keys_to_values::<T>(piece, descending);
         cancel.advance(piece.len() as u64);
     };
-    let sorted = radix_sort(
-        keys,
-        &mut scratch,
-        key,
-        0,
-        8 * T::Key::BYTES as u32,
-        varying,
-        finish,
-        cancel,
-    );
+    let bits = 8 * T::Key::BYTES as u32;
+    let sorted = match counted {
+        Some((first, counts)) => radix_sort_counted(
+            keys,
+            &mut scratch,
+            key,
+            bits,
+            &first,
+            counts,
+            finish,
+            cancel,
+        ),
+        None => radix_sort(keys, &mut scratch, key, 0, bits, varying, finish, cancel),
+    };
     // Unmapping a buffer the cache does not keep takes milliseconds: not on this thread.
     drop_in_background(scratch);
     sorted
@@ -127,37 +132,91 @@ pub fn sort<T: Element>(
     let n = data.len();
     // Progress: elements in their final place.
     cancel.set_total(n as u64);
-    // Rewrite the values as keys in place, noting which key bits vary.
-    let scan = data
-        .par_chunks_mut(CHUNK)
+    let first = plan_first_step(data, descending);
+    let len = first.as_ref().map_or(CHUNK, FirstStep::chunk_len);
+    // Rewrite the values as keys in place, noting which key bits vary and counting the first
+    // step's buckets while each piece is in L1.
+    let parts: Vec<KeysPass> = data
+        .par_chunks_mut(len)
         .map(|c| {
-            if cancel.is_cancelled() {
-                return None; // skip the rest; checked below
+            let mut pass = KeysPass::new(first.as_ref());
+            for piece in c.chunks_mut(PIECE) {
+                if cancel.is_cancelled() {
+                    break; // checked below
+                }
+                for v in piece.iter_mut() {
+                    let k = v.key(descending);
+                    // SAFETY: Key has T's size and alignment; every bit pattern is a valid key.
+                    unsafe { (v as *mut T).cast::<T::Key>().write(k) };
+                }
+                // SAFETY: as above: the piece holds keys now.
+                let keys: &[T::Key] =
+                    unsafe { std::slice::from_raw_parts(piece.as_ptr().cast(), piece.len()) };
+                pass.add(keys, first.as_ref());
             }
-            for v in c.iter_mut() {
-                let k = v.key(descending);
-                // SAFETY: Key has T's size and alignment; every bit pattern is a valid key.
-                unsafe { (v as *mut T).cast::<T::Key>().write(k) };
-            }
-            // SAFETY: as above: the chunk holds keys now.
-            let keys: &[T::Key] = unsafe { std::slice::from_raw_parts(c.as_ptr().cast(), c.len()) };
-            Scan::of_keys(keys)
+            pass
         })
-        .reduce(|| None, Scan::join);
+        .collect();
     cancel.check()?;
     // SAFETY: as above; from here on `data` holds keys until `finish` turns them back.
     let keys: &mut [T::Key] =
         unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr().cast(), n) };
-    sort_scanned::<T>(keys, scan, descending, cancel)
+    sort_scanned::<T>(keys, parts, first, descending, cancel)
+}
+
+/// The first step of the radix sort of `data`'s keys, planned from a sample of them (`None`
+/// when the keys fit in cache).
+fn plan_first_step<T: Element>(data: &[T], descending: bool) -> Option<FirstStep> {
+    let n = data.len();
+    let sample: Vec<u64> = data
+        .iter()
+        .step_by(FirstStep::sample_step(n))
+        .map(|v| v.key(descending).to_u64())
+        .collect();
+    FirstStep::plan(
+        &sample,
+        n,
+        std::mem::size_of::<T>(),
+        8 * T::Key::BYTES as u32,
+    )
+}
+
+/// What the pass that writes the keys learns from one chunk.
+struct KeysPass {
+    scan: Option<Scan>,
+    /// The chunk's count per bucket of the first step (empty without one).
+    counts: Vec<usize>,
+}
+
+impl KeysPass {
+    fn new(first: Option<&FirstStep>) -> Self {
+        KeysPass {
+            scan: None,
+            counts: vec![0; first.map_or(0, FirstStep::buckets)],
+        }
+    }
+
+    /// Takes in the next keys of the chunk.
+    fn add<K: RadixKey>(&mut self, keys: &[K], first: Option<&FirstStep>) {
+        self.scan = Scan::join(self.scan, Scan::of_keys(keys));
+        if let Some(first) = first {
+            first.count(keys.iter().map(|k| k.to_u64()), &mut self.counts);
+        }
+    }
 }
 
 /// Sorts keys after their scan: keys already in order only turn back into values.
 fn sort_scanned<T: Element>(
     keys: &mut [T::Key],
-    scan: Option<Scan>,
+    parts: Vec<KeysPass>,
+    first: Option<FirstStep>,
     descending: bool,
     cancel: &Cancel,
 ) -> Result<(), KernelError> {
+    let scan = parts
+        .iter()
+        .fold(None, |scan, part| Scan::join(scan, part.scan));
+    let counted = first.map(|first| (first, parts.into_iter().map(|p| p.counts).collect()));
     match scan {
         None => Ok(()), // empty
         Some(scan) if scan.sorted => {
@@ -167,7 +226,7 @@ fn sort_scanned<T: Element>(
             });
             Ok(())
         }
-        Some(scan) => sort_keys::<T>(keys, scan.or ^ scan.and, descending, cancel),
+        Some(scan) => sort_keys::<T>(keys, scan.or ^ scan.and, counted, descending, cancel),
     }
 }
 
@@ -181,21 +240,27 @@ pub fn sorted_copy<T: Element>(
     cancel.set_total(n as u64);
     // Build the keys straight into the result buffer (fresh pages, touched once).
     let mut keys = FreeLater::new(try_zeroed_vec::<T::Key>(n, "the sorted array")?);
-    let scan = keys
-        .par_chunks_mut(CHUNK)
-        .zip(data.par_chunks(CHUNK))
+    let first = plan_first_step(data, descending);
+    let len = first.as_ref().map_or(CHUNK, FirstStep::chunk_len);
+    let parts: Vec<KeysPass> = keys
+        .par_chunks_mut(len)
+        .zip(data.par_chunks(len))
         .map(|(k, v)| {
-            if cancel.is_cancelled() {
-                return None;
+            let mut pass = KeysPass::new(first.as_ref());
+            for (k, v) in k.chunks_mut(PIECE).zip(v.chunks(PIECE)) {
+                if cancel.is_cancelled() {
+                    break; // checked below
+                }
+                for (k, v) in k.iter_mut().zip(v) {
+                    *k = v.key(descending);
+                }
+                pass.add(k, first.as_ref());
             }
-            for (k, v) in k.iter_mut().zip(v) {
-                *k = v.key(descending);
-            }
-            Scan::of_keys(k)
+            pass
         })
-        .reduce(|| None, Scan::join);
+        .collect();
     cancel.check()?;
-    sort_scanned::<T>(&mut keys, scan, descending, cancel)?;
+    sort_scanned::<T>(&mut keys, parts, first, descending, cancel)?;
     let mut keys = std::mem::ManuallyDrop::new(keys.into_inner());
     // SAFETY: every key was turned into a T in place; Key and T share size and alignment, so
     // the allocation's layout is the same for Vec<T>.
@@ -402,6 +467,61 @@ mod tests {
         let mut e = d.clone();
         e.sort();
         assert_eq!(sorted_copy(&d, false, &Cancel::new()).unwrap(), e);
+    }
+
+    #[test]
+    fn large_arrays_take_a_counted_first_step_and_match_std() {
+        // Larger than cache: the first step is planned from a sample and counted while the keys
+        // are written. Shapes that the sample sees badly: a narrow range with rare far values,
+        // few distinct values, all equal but one.
+        let mut seed = 17;
+        let n = 400_000;
+        let shapes: Vec<Vec<i32>> = vec![
+            (0..n).map(|_| lcg(&mut seed) as i32).collect(),
+            (0..n)
+                .map(|i| match i % 977 {
+                    3 => i32::MIN + (i % 5) as i32,
+                    4 => i32::MAX - (i % 7) as i32,
+                    _ => (lcg(&mut seed) % 1000) as i32,
+                })
+                .collect(),
+            (0..n).map(|_| (lcg(&mut seed) % 3) as i32 - 1).collect(),
+            (0..n).map(|i| if i == n / 3 { -1 } else { 7 }).collect(),
+        ];
+        for (s, d) in shapes.into_iter().enumerate() {
+            let mut e = d.clone();
+            e.sort();
+            assert_eq!(sorted_copy(&d, false, &Cancel::new()).unwrap(), e, "{s}");
+            let mut inplace = d.clone();
+            sort(&mut inplace, false, &Cancel::new()).unwrap();
+            assert_eq!(inplace, e, "{s}");
+            e.reverse();
+            assert_eq!(
+                sorted_copy(&d, true, &Cancel::new()).unwrap(),
+                e,
+                "{s} desc"
+            );
+        }
+        let d: Vec<f32> = (0..n)
+            .map(|i| match i % 1001 {
+                5 => f32::NAN,
+                6 => -0.0,
+                7 => f32::NEG_INFINITY,
+                _ => (lcg(&mut seed) >> 40) as f32 / 1e3 - 5e3,
+            })
+            .collect();
+        let got = sorted_copy(&d, false, &Cancel::new()).unwrap();
+        let mut e = d.clone();
+        e.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ => a.total_cmp(b),
+        });
+        assert!(got
+            .iter()
+            .zip(&e)
+            .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())));
     }
 
     #[test]
