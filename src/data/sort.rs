@@ -480,8 +480,8 @@ mod tests {
             (0..n).map(|_| lcg(&mut seed) as i32).collect(),
             (0..n)
                 .map(|i| match i % 977 {
-                    3 => i32::MIN + (i % 5) as i32,
-                    4 => i32::MAX - (i % 7) as i32,
+                    3 => i32::MIN + (i % 5),
+                    4 => i32::MAX - (i % 7),
                     _ => (lcg(&mut seed) % 1000) as i32,
                 })
                 .collect(),
