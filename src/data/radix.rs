@@ -833,9 +833,9 @@ impl FirstStep {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// [`radix_sort`] over all `bits` bits of the keys when their first step was planned and
 /// counted ahead: `counts` holds each chunk's bucket counts ([`FirstStep::chunk_len`]).
+#[allow(clippy::too_many_arguments)]
 pub fn radix_sort_counted<T, F, G>(
     data: &mut [T],
     scratch: &mut [T],

@@ -165,7 +165,8 @@ pub fn sort<T: Element>(
 }
 
 /// The first step of the radix sort of `data`'s keys, planned from a sample of them (`None`
-/// when the keys fit in cache).
+/// when the keys fit in cache, or when the sample is in order: the array likely is too, and
+/// then counting would be wasted; if it is not, the sort counts in a pass of its own).
 fn plan_first_step<T: Element>(data: &[T], descending: bool) -> Option<FirstStep> {
     let n = data.len();
     let sample: Vec<u64> = data
@@ -173,6 +174,9 @@ fn plan_first_step<T: Element>(data: &[T], descending: bool) -> Option<FirstStep
         .step_by(FirstStep::sample_step(n))
         .map(|v| v.key(descending).to_u64())
         .collect();
+    if sample.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
     FirstStep::plan(
         &sample,
         n,
