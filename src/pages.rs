@@ -157,6 +157,36 @@ impl<T: Zeroable> ZeroedBuffer<T> {
     }
 }
 
+/// Whether the memory of `buf` is likely in place already (pages faulted in earlier), judged
+/// from a few pages spread over it. Streaming stores into pages that are not pay twice: the
+/// kernel zeroes each page through the cache on its first touch, and the stores then push
+/// those lines out again. `false` where this cannot be told.
+pub fn likely_resident<T>(buf: &[T]) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        const SAMPLES: usize = 16;
+        let start = buf.as_ptr() as usize;
+        let bytes = std::mem::size_of_val(buf);
+        if bytes == 0 {
+            return false;
+        }
+        (0..SAMPLES).all(|s| {
+            let at = (start + bytes / SAMPLES * s) & !(PAGE - 1);
+            let mut in_core = 0u8;
+            // SAFETY: one page-aligned page that holds part of `buf`; `in_core` has room for
+            // the one byte mincore writes.
+            let r = unsafe { libc::mincore(at as *mut libc::c_void, PAGE, &mut in_core) };
+            r == 0 && in_core & 1 == 1
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = buf;
+        false
+    }
+}
+
 impl<T: Zeroable> Drop for ZeroedBuffer<T> {
     fn drop(&mut self) {
         #[cfg(target_os = "linux")]
@@ -209,6 +239,16 @@ impl<T: Zeroable> DerefMut for ZeroedBuffer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn resident_memory_is_told_from_fresh_memory() {
+        let mut fresh = ZeroedBuffer::<u64>::new(4 << 20, "a test buffer").unwrap();
+        assert!(!likely_resident(&fresh));
+        fresh.iter_mut().for_each(|x| *x = 1);
+        assert!(likely_resident(&fresh));
+        assert!(!likely_resident::<u64>(&[]));
+    }
 
     #[test]
     fn small_and_large_buffers_are_zeroed_and_writable() {

@@ -234,6 +234,9 @@ impl<F, G> Region<'_, F, G> {
         // A bucket's keys may share more bits than the whole: those are skipped (a bucket of
         // equal keys is done). Found by one read of the bucket, which is in cache by then.
         buckets.into_par_iter().try_for_each(|(b_s, b_d)| {
+            // The bucket's first in-cache step scatters into `b_d`, last touched long ago:
+            // read in order first, its lines stream in instead of missing one by one.
+            touch_lines(b_d);
             let v = varying_in(b_s, key) & relevant;
             let h = if v == 0 { low } else { 64 - v.leading_zeros() };
             self.sort(b_s, b_d, h, !to_scratch)
@@ -602,6 +605,19 @@ where
     Ok(counts)
 }
 
+/// Brings the lines of `buf` into cache in order, ahead of a scatter into it (a sequential
+/// read streams from memory; the scatter's writes would miss one line at a time).
+fn touch_lines<T>(buf: &mut [T]) {
+    let bytes = std::mem::size_of_val(buf);
+    let p = buf.as_mut_ptr().cast::<u8>();
+    let mut at = 0;
+    while at < bytes {
+        // SAFETY: `at < bytes` is inside `buf`.
+        unsafe { std::ptr::read_volatile(p.add(at)) };
+        at += LINE;
+    }
+}
+
 /// The key bits that are not the same in every key of a piece (in cache: one vector read).
 fn varying_in<T: Copy>(data: &[T], key: impl Fn(&T) -> u64) -> u64 {
     let (mut or, mut and) = (0u64, u64::MAX);
@@ -891,12 +907,18 @@ where
     }
 
     let n = dst.len();
+    if total > n {
+        // Counts of more items than there are: never from a count of `src` itself.
+        return Err(input_modified());
+    }
     let out = SharedMut(dst.as_mut_ptr());
-    let modified =
-        || KernelError::InvalidValue("The input was modified while it was being sorted".into());
+    let streaming = streams_lines::<T>(out.ptr()) && crate::pages::likely_resident(dst);
     src.par_chunks(len)
         .zip(offsets.into_par_iter())
         .try_for_each(|(chunk, mut off)| {
+            if streaming {
+                return place_streaming(chunk, out, &mut off, &ends, &digit, cancel);
+            }
             // Every write is checked against the end of its digit's range: a source that
             // changes under us (JS writing to an input it handed over) could count differently
             // now than in the counting pass, and must never make us write out of bounds.
@@ -907,7 +929,7 @@ where
                 let d = digit(x);
                 let at = off[d];
                 if at >= n || at >= ends[d] {
-                    return Err(modified());
+                    return Err(input_modified());
                 }
                 // SAFETY: `at < n`, and the offsets give each chunk ranges of its own.
                 unsafe { out.ptr().add(at).write(*x) };
@@ -916,6 +938,123 @@ where
             Ok(())
         })?;
     Ok(ends)
+}
+
+fn input_modified() -> KernelError {
+    KernelError::InvalidValue("The input was modified while it was being sorted".into())
+}
+
+/// Bytes of one cache line.
+const LINE: usize = 64;
+
+/// Whether [`place`] into `out` goes through [`place_streaming`]: on x86-64, for items that
+/// tile a cache line.
+fn streams_lines<T>(out: *mut T) -> bool {
+    let size = std::mem::size_of::<T>();
+    cfg!(target_arch = "x86_64")
+        && (2..=LINE / 2).contains(&size)
+        && LINE.is_multiple_of(size)
+        && (out as usize).is_multiple_of(size)
+}
+
+/// One chunk of [`place`] through write-combining buffers: each digit's items gather in a
+/// cache line of buffer (in L1/L2) and go to `out` a whole, aligned line at a time by
+/// streaming stores, which do not read the line first and do not fill the cache with it.
+/// Writing each item where it goes instead reads every destination line from memory first
+/// (the scatter of 10M int32 took 21 ms that way, 14 ms this way). Needs
+/// [`streams_lines`].
+fn place_streaming<T, D>(
+    chunk: &[T],
+    out: SharedMut<T>,
+    off: &mut [usize],
+    ends: &[usize],
+    digit: &D,
+    cancel: &Cancel,
+) -> Result<(), KernelError>
+where
+    T: Copy,
+    D: Fn(&T) -> usize,
+{
+    let size = std::mem::size_of::<T>();
+    let lanes = LINE / size;
+    let Some(&first) = chunk.first() else {
+        return Ok(());
+    };
+    // Slot (phase + i) % lanes of a digit's buffer holds destination i: a full buffer is one
+    // aligned line of `out`.
+    let phase = (out.ptr() as usize / size) % lanes;
+    let radix = off.len();
+    let begin: Vec<usize> = off.to_vec();
+    let mut buf = vec![first; radix * lanes];
+    // Writes out the buffered items of digit `d` for destinations `from..to` (within a line).
+    let flush = |buf: &[T], d: usize, from: usize, to: usize| {
+        let slot = (phase + from) % lanes;
+        let items = &buf[d * lanes + slot..d * lanes + slot + (to - from)];
+        // SAFETY: `from..to` lies in this chunk's range of digit `d`.
+        unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), out.ptr().add(from), items.len()) };
+    };
+    for (i, x) in chunk.iter().enumerate() {
+        if i % POLL_EVERY == 0 {
+            cancel.check()?;
+        }
+        let d = digit(x);
+        let at = off[d];
+        // Checked as in `place`: a source changed since it was counted must not write out
+        // of its digit's range.
+        if at >= ends[d] {
+            return Err(input_modified());
+        }
+        let slot = (phase + at) % lanes;
+        if slot == 0 && at > begin[d] {
+            // The line before is complete: out it goes before its slots are reused. Its
+            // items were buffered a while ago (other digits came between, usually), so wide
+            // loads of them do not wait on the store buffer as they would right after.
+            if at >= begin[d] + lanes {
+                stream_line(&buf[d * lanes..d * lanes + lanes], out, at - lanes);
+            } else {
+                flush(&buf, d, begin[d], at);
+            }
+        }
+        buf[d * lanes + slot] = *x;
+        off[d] = at + 1;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is baseline on x86-64. Orders the streaming stores before the plain ones
+    // below and before the buckets are read (by this thread or, after rayon's join, others).
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
+    // The last line of each digit, whole or not.
+    for d in 0..radix {
+        if off[d] > begin[d] {
+            let last = off[d] - 1;
+            let line = last - ((phase + last) % lanes).min(last);
+            flush(&buf, d, line.max(begin[d]), off[d]);
+        }
+    }
+    Ok(())
+}
+
+/// Writes one buffered line to `out[at..at + line.len()]`, a whole aligned cache line.
+#[inline(always)]
+fn stream_line<T: Copy>(line: &[T], out: SharedMut<T>, at: usize) {
+    debug_assert_eq!(std::mem::size_of_val(line), LINE);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `line` is 64 bytes; `out[at..]` is a 64-byte aligned line of the caller's range
+    // (`place_streaming`'s phase); SSE2 is baseline on x86-64.
+    unsafe {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+        let from = line.as_ptr().cast::<__m128i>();
+        let to = out.ptr().add(at).cast::<__m128i>();
+        for k in 0..4 {
+            _mm_stream_si128(to.add(k), _mm_loadu_si128(from.add(k)));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as above (not reached: `streams_lines` is false here).
+    unsafe {
+        std::ptr::copy_nonoverlapping(line.as_ptr(), out.ptr().add(at), line.len())
+    };
 }
 
 #[cfg(test)]
@@ -927,6 +1066,67 @@ mod tests {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         *seed
+    }
+
+    /// `place` by `digit` into `dst`, checked against a stable sort by digit.
+    fn check_place<T: Copy + Send + Sync + PartialEq + std::fmt::Debug>(
+        src: &[T],
+        dst: &mut [T],
+        digit: impl Fn(&T) -> usize + Sync,
+        radix: usize,
+    ) {
+        let len = chunk_len(src.len());
+        let counts: Vec<Vec<usize>> = src
+            .chunks(len)
+            .map(|c| {
+                let mut h = vec![0; radix];
+                c.iter().for_each(|x| h[digit(x)] += 1);
+                h
+            })
+            .collect();
+        let ends = place(src, dst, len, &digit, counts, &Cancel::new()).unwrap();
+        let mut expected = src.to_vec();
+        expected.sort_by_key(|x| digit(x));
+        assert_eq!(dst, &expected[..]);
+        assert_eq!(ends.last(), Some(&src.len()));
+    }
+
+    #[test]
+    fn scatters_through_line_buffers_like_a_stable_sort() {
+        // Destinations written before (so `place` streams whole lines), at every phase
+        // against the cache lines, digits from one run per chunk to more than items.
+        let mut seed = 11;
+        let n = 3 * MIN_CHUNK + 77;
+        let src64: Vec<u64> = (0..n).map(|_| lcg(&mut seed)).collect();
+        let src32: Vec<u32> = src64.iter().map(|&x| (x >> 32) as u32).collect();
+        let src16: Vec<u16> = src64.iter().map(|&x| (x >> 48) as u16).collect();
+        for radix in [1usize, 2, 7, 256, 1024] {
+            for skip in [0usize, 1, 3, 5] {
+                let mut dst = vec![1u64; n + skip];
+                assert_eq!(
+                    streams_lines::<u64>(dst[skip..].as_mut_ptr()),
+                    cfg!(target_arch = "x86_64")
+                );
+                check_place(
+                    &src64,
+                    &mut dst[skip..],
+                    |x| (*x % radix as u64) as usize,
+                    radix,
+                );
+                let mut dst = vec![1u32; n + skip];
+                check_place(&src32, &mut dst[skip..], |x| (*x as usize) % radix, radix);
+                let mut dst = vec![1u16; n + skip];
+                check_place(&src16, &mut dst[skip..], |x| (*x as usize) % radix, radix);
+            }
+        }
+        // Runs of one digit (sorted input): every line completes right after it was filled.
+        let sorted: Vec<u64> = (0..n as u64).collect();
+        let mut dst = vec![1u64; n];
+        check_place(&sorted, &mut dst, |x| (*x as usize * 16) / n, 16);
+        // Counts of more items than there are are refused, not followed.
+        let mut dst = vec![0u64; 10];
+        let counts = vec![vec![11usize]];
+        assert!(place(&src64[..10], &mut dst, 10, |_| 0, counts, &Cancel::new()).is_err());
     }
 
     #[test]
