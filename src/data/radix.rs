@@ -234,11 +234,13 @@ impl<F, G> Region<'_, F, G> {
         // A bucket's keys may share more bits than the whole: those are skipped (a bucket of
         // equal keys is done). Found by one read of the bucket, which is in cache by then.
         buckets.into_par_iter().try_for_each(|(b_s, b_d)| {
-            // The bucket's first in-cache step scatters into `b_d`, last touched long ago:
-            // read in order first, its lines stream in instead of missing one by one.
-            touch_lines(b_d);
             let v = varying_in(b_s, key) & relevant;
             let h = if v == 0 { low } else { 64 - v.leading_zeros() };
+            if v != 0 {
+                // The bucket's first step scatters into `b_d`, last touched long ago: read
+                // in order first, its lines stream in instead of missing one by one.
+                touch_lines(b_d);
+            }
             self.sort(b_s, b_d, h, !to_scratch)
         })
     }
@@ -912,7 +914,10 @@ where
         return Err(input_modified());
     }
     let out = SharedMut(dst.as_mut_ptr());
-    let streaming = streams_lines::<T>(out.ptr()) && crate::pages::likely_resident(dst);
+    // Few destinations are few open lines, which the core combines by itself; streaming
+    // would only keep the buckets out of the cache for the passes that follow.
+    let streaming =
+        radix >= STREAM_FROM && streams_lines::<T>(out.ptr()) && crate::pages::likely_resident(dst);
     src.par_chunks(len)
         .zip(offsets.into_par_iter())
         .try_for_each(|(chunk, mut off)| {
@@ -946,6 +951,8 @@ fn input_modified() -> KernelError {
 
 /// Bytes of one cache line.
 const LINE: usize = 64;
+/// Fewest destinations of a scatter that streams its lines (see [`place_streaming`]).
+const STREAM_FROM: usize = 64;
 
 /// Whether [`place`] into `out` goes through [`place_streaming`]: on x86-64, for items that
 /// tile a cache line.
@@ -1100,7 +1107,7 @@ mod tests {
         let src64: Vec<u64> = (0..n).map(|_| lcg(&mut seed)).collect();
         let src32: Vec<u32> = src64.iter().map(|&x| (x >> 32) as u32).collect();
         let src16: Vec<u16> = src64.iter().map(|&x| (x >> 48) as u16).collect();
-        for radix in [1usize, 2, 7, 256, 1024] {
+        for radix in [1usize, 2, 7, STREAM_FROM, 256, 1024] {
             for skip in [0usize, 1, 3, 5] {
                 let mut dst = vec![1u64; n + skip];
                 assert_eq!(
