@@ -8,7 +8,8 @@
 //! thread while it stays in cache: MSD steps with digits sized to the bucket, LSD passes when
 //! at most three bytes are left, and for pieces of a few hundred keys one scatter to about a
 //! key per digit and an insertion sort over the whole piece. Buckets are independent, so they
-//! run in parallel; the scatter through memory is parallel over chunks. Every step is stable,
+//! run in parallel; the scatter through memory is parallel over chunks and, on x86-64, writes
+//! whole cache lines gathered per bucket by streaming stores (see [`place_streaming`]). Every step is stable,
 //! which `argsort` relies on. Bits that are the same in every key of a bucket are never
 //! sorted on.
 
