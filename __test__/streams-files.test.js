@@ -39,6 +39,16 @@ before(() => {
 })
 after(() => fs.rmSync(dir, { recursive: true, force: true }))
 
+/** Whether /dev/shm (RAM) can take `bytes` with as much memory again to spare. */
+function roomInRam(bytes) {
+  try {
+    const { bavail, bsize } = fs.statfsSync('/dev/shm')
+    return bavail * bsize > bytes && os.freemem() > 2 * bytes
+  } catch {
+    return false
+  }
+}
+
 /** Files in `folder` that look like offload's temporary files. */
 const temporaries = (folder = dir) => fs.readdirSync(folder).filter((n) => n.startsWith('.offload-'))
 
@@ -202,15 +212,20 @@ suite('stream output is bounded by the consumer', () => {
     )
   })
 
-  it('decompressFile writes 4.5 GiB (past 2^32) from a small .zst in bounded memory', { timeout: 300_000 }, () => {
-    const src = path.join(dir, 'big.zst')
-    const dest = path.join(dir, 'big.out')
+  // Native file work whatever the Node: `npm test` runs it, the other versions' runs skip it.
+  const skip = process.env.OFFLOAD_OTHER_NODE === '1' && 'Node-independent: run on the main Node'
+  it('decompressFile writes 4.25 GiB (past 2^32) from a small .zst in bounded memory', { timeout: 300_000, skip }, () => {
+    // Into RAM (tmpfs) where there is room: on disk the 4.25 GiB take half a minute to write.
+    const big = roomInRam(8 * 2 ** 30) ? fs.mkdtempSync('/dev/shm/offload-big-') : dir
+    after(() => big !== dir && fs.rmSync(big, { recursive: true, force: true }))
+    const src = path.join(big, 'big.zst')
+    const dest = path.join(big, 'big.out')
     const code = `
       const offload = require('.')
       const fs = require('node:fs')
       async function main() {
         const frame = await offload.compress(Buffer.alloc(256 << 20, 120), { format: 'zstd' })
-        fs.writeFileSync(${JSON.stringify(src)}, Buffer.concat(Array.from({ length: 18 }, () => frame)))
+        fs.writeFileSync(${JSON.stringify(src)}, Buffer.concat(Array.from({ length: 17 }, () => frame)))
         const base = process.memoryUsage().rss
         let peak = 0
         const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss - base) }, 5)
@@ -224,7 +239,7 @@ suite('stream output is bounded by the consumer', () => {
     const result = child(code, [], 280_000)
     assert.equal(result.status, 0, result.stderr)
     const { written, size, peak } = JSON.parse(result.stdout.trim().split('\n').pop())
-    assert.equal(written, 18 * 256 * MiB)
+    assert.equal(written, 17 * 256 * MiB)
     assert.equal(size, written)
     assert.ok(peak < 128 * MiB, `RSS grew by ${(peak / MiB).toFixed(1)} MiB`)
   })
