@@ -264,22 +264,9 @@ impl Kernel for CoderWrite {
         let mut out = Vec::new();
         let result = match coder {
             Coder::Encode(e) => {
-                // Several small chunks are joined, so that whole blocks compress in parallel.
-                let joined;
-                let input: &[u8] = match self.chunks.len() {
-                    0 => &[],
-                    1 => &self.chunks[0],
-                    _ => {
-                        let mut all = Vec::new();
-                        crate::error::try_reserve(&mut all, total, "the stream's input")?;
-                        for c in &self.chunks {
-                            all.extend_from_slice(c);
-                        }
-                        joined = all;
-                        &joined
-                    }
-                };
-                e.write(input, self.finish, &mut out, cancel)
+                // Read in place; the encoder joins what a parallel pass needs contiguous.
+                let pieces: Vec<&[u8]> = self.chunks.iter().map(|c| &c[..]).collect();
+                e.write_pieces(&pieces, self.finish, &mut out, cancel)
                     .map(|()| (total, false))
             }
             Coder::Decode(d) => {

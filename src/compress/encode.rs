@@ -121,49 +121,83 @@ impl Encoder {
         out: &mut Vec<u8>,
         cancel: &Cancel,
     ) -> Result<(), KernelError> {
+        self.write_pieces(&[input], finish, out, cancel)
+    }
+
+    /// [`write`](Self::write) of the pieces' bytes, in order, as if joined.
+    ///
+    /// Blocks start at fixed offsets of the stream (multiples of the block size), so the
+    /// output is the same however the input is cut into writes. Each write compresses its
+    /// whole blocks in one parallel pass: the bytes kept from earlier writes join the new ones
+    /// first (one pass for all, not a lone block for the kept bytes while other cores wait),
+    /// and past one block per thread the pass takes a multiple of the thread count (a block
+    /// left over would run alone at the end of the pass); the rest waits for the next write.
+    pub fn write_pieces(
+        &mut self,
+        pieces: &[&[u8]],
+        finish: bool,
+        out: &mut Vec<u8>,
+        cancel: &Cancel,
+    ) -> Result<(), KernelError> {
         if self.finished {
             return Err(KernelError::InvalidValue(
                 "the stream has already ended".into(),
             ));
         }
-        if !matches!(self.inner, Inner::Zstd(_)) {
-            // Whole blocks go out now; the rest waits for more input unless this is the end.
-            let block = self.block_size();
-            let mut whole = input;
-            if !self.pending.is_empty() {
-                let take = (block - self.pending.len()).min(input.len());
-                try_reserve(&mut self.pending, take, "the compression buffer")?;
-                self.pending.extend_from_slice(&input[..take]);
-                whole = &input[take..];
-                if self.pending.len() == block || finish {
-                    let full = std::mem::take(&mut self.pending);
-                    let last = finish && whole.is_empty();
-                    self.blocks(&full, last, out, cancel)?;
-                    if last {
-                        self.finished = true;
-                        return Ok(());
-                    }
-                }
+        if let Inner::Zstd(cctx) = &mut self.inner {
+            // libzstd keeps its own input buffer: each piece goes in as it is.
+            let count = pieces.len();
+            if count == 0 && finish {
+                zstd_write(cctx, &[], true, out, cancel)?;
             }
-            let cut = if finish {
-                whole.len()
-            } else {
-                whole.len() / block * block
-            };
-            if cut > 0 || finish {
-                self.blocks(&whole[..cut], finish, out, cancel)?;
+            for (i, piece) in pieces.iter().enumerate() {
+                zstd_write(cctx, piece, finish && i + 1 == count, out, cancel)?;
             }
-            if cut < whole.len() {
-                try_reserve(
-                    &mut self.pending,
-                    whole.len() - cut,
-                    "the compression buffer",
-                )?;
-                self.pending.extend_from_slice(&whole[cut..]);
-            }
-        } else if let Inner::Zstd(cctx) = &mut self.inner {
-            zstd_write(cctx, input, finish, out, cancel)?;
+            self.finished = finish;
+            return Ok(());
         }
+        let block = self.block_size();
+        let kept = std::mem::take(&mut self.pending);
+        let mut segments: Vec<&[u8]> = Vec::with_capacity(pieces.len() + 1);
+        segments.push(&kept);
+        segments.extend(pieces.iter().copied());
+        let total: usize = segments.iter().map(|s| s.len()).sum();
+        let cut = if finish {
+            total
+        } else {
+            let whole = total / block;
+            let threads = rayon::current_num_threads().max(1);
+            let whole = if whole > threads {
+                whole - whole % threads
+            } else {
+                whole
+            };
+            whole * block
+        };
+        if cut > 0 || finish {
+            let joined;
+            let data: &[u8] = match single(&segments, 0, cut) {
+                Some(slice) => slice,
+                None => {
+                    joined = gather(&segments, 0, cut, "the compression buffer")?;
+                    &joined
+                }
+            };
+            self.blocks(data, finish, out, cancel)?;
+        }
+        // What is left waits for the next write: the kept bytes past `cut`, then the new ones.
+        let mut rest = kept;
+        let skip = cut.saturating_sub(rest.len());
+        rest.drain(..cut.min(rest.len()));
+        let left: usize = pieces.iter().map(|p| p.len()).sum::<usize>() - skip;
+        try_reserve(&mut rest, left, "the compression buffer")?;
+        let mut at = 0;
+        for piece in pieces {
+            let from = skip.saturating_sub(at).min(piece.len());
+            rest.extend_from_slice(&piece[from..]);
+            at += piece.len();
+        }
+        self.pending = rest;
         self.finished = finish;
         Ok(())
     }
@@ -316,6 +350,35 @@ fn preceding(prior: &[u8], data: &[u8], start: usize, size: usize) -> Vec<u8> {
     }
     let from_prior = (size - start).min(prior.len());
     [&prior[prior.len() - from_prior..], &data[..start]].concat()
+}
+
+/// Bytes `from..to` of the segments joined, when they lie within one segment: no copy.
+fn single<'a>(segments: &[&'a [u8]], from: usize, to: usize) -> Option<&'a [u8]> {
+    let mut at = 0;
+    for segment in segments {
+        let end = at + segment.len();
+        if from >= at && to <= end && (from < end || from == to) {
+            return Some(&segment[from - at..to - at]);
+        }
+        at = end;
+    }
+    (from == to).then_some(&[][..])
+}
+
+/// A copy of bytes `from..to` of the segments joined.
+fn gather(segments: &[&[u8]], from: usize, to: usize, what: &str) -> Result<Vec<u8>, KernelError> {
+    let mut joined = Vec::new();
+    try_reserve(&mut joined, to - from, what)?;
+    let mut at = 0;
+    for segment in segments {
+        let end = at + segment.len();
+        let (lo, hi) = (from.max(at), to.min(end));
+        if lo < hi {
+            joined.extend_from_slice(&segment[lo - at..hi - at]);
+        }
+        at = end;
+    }
+    Ok(joined)
 }
 
 /// Keeps the last `size` bytes of the input seen so far in `window`, `data` being the newest.
@@ -607,6 +670,68 @@ mod tests {
             assert_eq!(u16::from_be_bytes(h) % 31, 0);
             assert_eq!(h[0], 0x78);
         }
+    }
+
+    #[test]
+    fn writes_of_many_pieces_make_the_same_stream_whatever_the_threads() {
+        // Writes of several pieces (empty ones among them), on pools of 1, 2 and 3 threads
+        // (which change how many whole blocks a write takes): always the one-write stream
+        // (zstd: the same bytes back).
+        let data = sample(9 * BLOCK + 777);
+        let cancel = Cancel::new();
+        for (format, level) in [(Format::Gzip, 6), (Format::Zstd, 3), (Format::Brotli, 1)] {
+            let whole = super::super::compress(&data, format, level, &cancel).unwrap();
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let out = pool.install(|| {
+                    let mut enc = Encoder::new(format, level).unwrap();
+                    let mut out = Vec::new();
+                    let mut at = 0;
+                    for (i, size) in [65_536usize, 3 * BLOCK + 5, 0, 1, 2 * BLOCK, 700_000]
+                        .iter()
+                        .cycle()
+                        .enumerate()
+                    {
+                        if at >= data.len() {
+                            break;
+                        }
+                        // 1 to 4 pieces per write.
+                        let mut pieces = Vec::new();
+                        for _ in 0..=(i % 4) {
+                            let end = (at + size).min(data.len());
+                            pieces.push(&data[at..end]);
+                            at = end;
+                        }
+                        enc.write_pieces(&pieces, false, &mut out, &cancel).unwrap();
+                    }
+                    enc.write_pieces(&[], true, &mut out, &cancel).unwrap();
+                    out
+                });
+                if format == Format::Zstd {
+                    // libzstd's workers (one per thread) cut their own jobs: the same bytes back.
+                    let back =
+                        super::super::decompress(&out, Some(format), usize::MAX, &cancel).unwrap();
+                    assert!(back == data, "zstd on {threads} threads");
+                } else {
+                    assert!(out == whole, "{format:?} {level} on {threads} threads");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn byte_ranges_of_joined_segments() {
+        let segments: [&[u8]; 4] = [b"abc", b"", b"defg", b"h"];
+        assert_eq!(gather(&segments, 0, 8, "x").unwrap(), b"abcdefgh");
+        assert_eq!(gather(&segments, 2, 6, "x").unwrap(), b"cdef");
+        assert_eq!(gather(&segments, 7, 8, "x").unwrap(), b"h");
+        assert_eq!(single(&segments, 3, 7), Some(&b"defg"[..]));
+        assert_eq!(single(&segments, 0, 2), Some(&b"ab"[..]));
+        assert_eq!(single(&segments, 2, 4), None);
+        assert_eq!(single(&segments, 5, 5), Some(&b""[..]));
     }
 
     #[test]
