@@ -4,12 +4,14 @@
 //! - A mod-30 wheel: each byte stands for the 30 numbers 30i..30i+29, one bit for each of the
 //!   8 residues coprime to 30 (1, 7, 11, 13, 17, 19, 23, 29), so multiples of 2, 3 and 5 take
 //!   neither space nor time.
-//! - A pre-sieve: each L1-sized chunk starts as the OR of precomputed patterns that have the
-//!   multiples of the primes 7 to 97 crossed off already.
-//! - Small primes (up to the 32 KiB chunk size) cross off chunk by chunk while it sits in L1;
-//!   medium ones (up to the 256 KiB segment size) segment by segment. Their loop is unrolled
+//! - A pre-sieve: each chunk (the size of the machine's L1 data cache) starts as the OR of
+//!   precomputed patterns that have the multiples of the primes 7 to 163 crossed off already,
+//!   all ORed in one pass.
+//! - Small primes (up to 0.175 of the chunk size) cross off chunk by chunk while it sits in L1;
+//!   medium ones (up to the segment size, 4 chunks) segment by segment. Their loop is unrolled
 //!   over one turn of the wheel: in each turn the 8 multiples of p sit at byte offsets and bits
-//!   that depend only on p mod 30, so each residue class has its own loop with constant masks.
+//!   that depend only on p mod 30, so each residue class has its own loop with constant masks;
+//!   the last, partial turn has no branch (the multiples past the end mark spare bytes).
 //! - Large primes, which hit a segment a few times at most, wait in buckets keyed by the
 //!   segment they hit next (bucket sieving), so a segment only touches the primes that hit it.
 //!
@@ -26,16 +28,9 @@ use crate::reaper::FreeLater;
 
 /// The residues coprime to 30, one per bit of a byte.
 const RES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
-/// Bytes per L1-sized chunk: the small primes cross off one chunk at a time. (The unit tests
-/// use tiny chunks, so that small n already take every path: small, medium and bucketed primes.)
-const L1_BYTES: usize = if cfg!(test) { 512 } else { 32 * 1024 };
-/// Bytes per segment (L2-sized): the medium primes cross off a whole segment at a time.
-const SEG_BYTES: usize = 8 * L1_BYTES;
-/// Numbers per segment.
-const SEG_SPAN: u64 = SEG_BYTES as u64 * 30;
 /// The primes the pre-sieve removes, in groups: each group's multiples repeat every
 /// product-of-the-group bytes, and a segment starts as the OR of the groups' patterns.
-const PRESIEVE: [&[u64]; 10] = [
+const PRESIEVE: [&[u64]; 17] = [
     &[7, 11, 13, 17],
     &[19, 23],
     &[29, 31],
@@ -46,14 +41,96 @@ const PRESIEVE: [&[u64]; 10] = [
     &[71, 73],
     &[79, 83],
     &[89, 97],
+    &[101, 163],
+    &[103, 157],
+    &[107, 151],
+    &[109, 149],
+    &[113, 139],
+    &[127, 137],
+    &[131],
 ];
 /// The first prime the segments cross off themselves.
-const FIRST_SIEVING: u32 = 101;
-/// Primes up to this cross off chunk by chunk (each chunk sees 8 or more of their multiples).
-const SMALL_LIMIT: u64 = L1_BYTES as u64;
-/// Primes up to this cross off segment by segment; larger ones go through buckets.
-const MEDIUM_LIMIT: u64 = SEG_BYTES as u64;
-const _: () = assert!(MEDIUM_LIMIT * MEDIUM_LIMIT / 30 < 1 << 32 && SEG_BYTES < 1 << 24);
+const FIRST_SIEVING: u32 = 167;
+
+/// The sieve's sizes, from the L1 data cache of the machine it runs on.
+#[derive(Clone, Copy)]
+struct Geometry {
+    /// Bytes per L1-sized chunk: the small primes cross off one chunk at a time.
+    chunk: usize,
+    /// Bytes per segment (4 chunks, in L2): the medium primes cross off a whole segment at a
+    /// time.
+    seg: usize,
+    /// Primes up to this cross off chunk by chunk.
+    small_limit: u64,
+    /// Primes up to this cross off segment by segment; larger ones go through buckets.
+    medium_limit: u64,
+}
+
+impl Geometry {
+    /// The sizes for chunks of `chunk` bytes. Small primes go up to 0.175 of a chunk, as in
+    /// primesieve, so that a visit to one crosses off 45 or more multiples: a larger prime's
+    /// few hits per chunk cost more in loop entries and exits than its stores into the
+    /// segment in L2 do.
+    fn new(chunk: usize) -> Self {
+        Self::with_small_limit(chunk, chunk as u64 * 175 / 1000)
+    }
+
+    fn with_small_limit(chunk: usize, small_limit: u64) -> Self {
+        let seg = 4 * chunk;
+        Geometry {
+            chunk,
+            seg,
+            small_limit,
+            medium_limit: seg as u64,
+        }
+    }
+
+    /// Numbers per segment.
+    fn span(&self) -> u64 {
+        self.seg as u64 * 30
+    }
+}
+
+/// The sizes for this machine: chunks of its L1 data cache (as Linux reports it; 32 KiB when
+/// it does not), between 16 and 64 KiB. With 64 KiB chunks a segment is 256 KiB: a medium
+/// prime's first multiple, up to p * p / 30 bytes on, still fits in a u32, and a segment
+/// offset in 24 bits.
+fn geometry() -> Geometry {
+    static GEOMETRY: OnceLock<Geometry> = OnceLock::new();
+    *GEOMETRY.get_or_init(|| {
+        if cfg!(test) {
+            // Tiny chunks, and primes on every path (small, medium, bucketed) from small n.
+            return Geometry::with_small_limit(512, 512);
+        }
+        let chunk = l1_data_cache()
+            .unwrap_or(32 << 10)
+            .clamp(16 << 10, 64 << 10)
+            & !4095;
+        Geometry::new(chunk)
+    })
+}
+const _: () = assert!((4u64 * (64 << 10)).pow(2) / 30 < 1 << 32 && 4 * (64 << 10) < 1 << 24);
+
+/// The first CPU's level-1 data cache in bytes, from sysfs.
+fn l1_data_cache() -> Option<usize> {
+    for index in 0..8 {
+        let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
+        let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).ok();
+        let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size"))
+        else {
+            continue;
+        };
+        if level.trim() == "1" && kind.trim() == "Data" {
+            let size = size.trim();
+            let (digits, unit) = match size.strip_suffix('K') {
+                Some(d) => (d, 1024),
+                None => (size, 1),
+            };
+            return digits.parse::<usize>().ok().map(|v| v * unit);
+        }
+    }
+    None
+}
 
 /// The largest `n` accepted: `Number.MAX_SAFE_INTEGER`.
 pub const MAX_N: u64 = (1 << 53) - 1;
@@ -118,7 +195,7 @@ const fn turn_offset(q: u64, ri: usize, j: usize) -> u64 {
 /// with constant masks.
 #[inline(always)]
 fn cross_medium<const RI: usize>(seg: &mut [u8], q: usize, i: usize, k: usize) -> (usize, usize) {
-    let len = seg.len();
+    let len = seg.len() - 8;
     let d: [usize; 8] = std::array::from_fn(|j| turn_offset(q as u64, RI, j) as usize);
     let p = turn_offset(q as u64, RI, 8) as usize;
     // The turn's first multiple may lie before the segment: keep it as `start - d[k]`
@@ -141,14 +218,19 @@ fn cross_medium<const RI: usize>(seg: &mut [u8], q: usize, i: usize, k: usize) -
         }
         turn += p;
     }
+    // The last turn, without a branch: the multiples before the end are a prefix of
+    // j = 0..8 (at most 7 of them); the others mark spare bytes past the end.
+    let mut inside = 0;
     for j in 0..8 {
         let at = turn + d[j];
-        if at >= len {
-            return (at - len, j);
-        }
-        seg[at] |= MASK[RI][j];
+        let before = at < len;
+        inside += before as usize;
+        let to = if before { at } else { len + j };
+        // SAFETY: at < len, or len + j < len + 8 <= seg_with_spare.len().
+        unsafe { *seg.get_unchecked_mut(to) |= MASK[RI][j] };
     }
-    unreachable!("the loop above stops only when a turn's last multiple is past the end")
+    let next = turn + (q as u64 * (RES[inside] - 1) + FLOOR[RI][inside]) as usize;
+    (next - len, inside)
 }
 
 /// A small or medium prime p = 30q + RES[ri] and its next multiple: byte `i` from the start
@@ -200,9 +282,14 @@ impl Classes {
     }
 }
 
+/// Bytes the pre-sieve fills per step: each pattern carries this much past its period, so a
+/// step reads every pattern contiguously from any phase (and the patterns, about 220 KiB in
+/// all, stay in L2 beside the segment).
+const PRESIEVE_BLOCK: usize = 4096;
+
 /// Per pre-sieve group: its period in bytes and its pattern, the bytes with the group's
-/// multiples set (byte b of the number line is `pattern[b % period]`), long enough to copy a
-/// whole L1 chunk from any phase.
+/// multiples set (byte b of the number line is `pattern[b % period]`), PRESIEVE_BLOCK bytes
+/// past one period.
 fn patterns() -> &'static [(usize, Vec<u8>)] {
     static PATTERNS: OnceLock<Vec<(usize, Vec<u8>)>> = OnceLock::new();
     PATTERNS.get_or_init(|| {
@@ -210,44 +297,63 @@ fn patterns() -> &'static [(usize, Vec<u8>)] {
             .iter()
             .map(|group| {
                 let period = group.iter().product::<u64>() as usize;
-                let bytes = (0..period + L1_BYTES)
-                    .map(|b| {
-                        let mut byte = 0u8;
-                        for (k, r) in RES.iter().enumerate() {
-                            let x = 30 * b as u64 + r;
-                            if group.iter().any(|p| x.is_multiple_of(*p)) {
-                                byte |= 1 << k;
-                            }
+                let len = period + PRESIEVE_BLOCK;
+                let mut bytes = vec![0u8; len];
+                for &p in *group {
+                    // Every multiple of p below 30 * len whose cofactor is coprime to 30.
+                    for x in (p..30 * len as u64).step_by(p as usize) {
+                        let bit = BIT_OF[(x % 30) as usize];
+                        if bit != u8::MAX {
+                            bytes[(x / 30) as usize] |= 1 << bit;
                         }
-                        byte
-                    })
-                    .collect();
+                    }
+                }
                 (period, bytes)
             })
             .collect()
     })
 }
 
-/// Starts a chunk of at most L1_BYTES (its first byte `seg_base`) with the pre-sieve groups
-/// crossed off.
+/// Starts a chunk (its first byte `seg_base`) with the pre-sieve groups crossed off: each
+/// block is the OR of every group's pattern, in one pass.
 fn presieve(seg: &mut [u8], seg_base: u64) {
     let patterns = patterns();
-    let (period, first) = &patterns[0];
-    let phase = (seg_base % *period as u64) as usize;
-    seg.copy_from_slice(&first[phase..phase + seg.len()]);
-    for (period, pattern) in &patterns[1..] {
-        let phase = (seg_base % *period as u64) as usize;
-        let len = seg.len();
-        for (byte, bits) in seg.iter_mut().zip(&pattern[phase..phase + len]) {
-            *byte |= bits;
-        }
+    for (b, block) in seg.chunks_mut(PRESIEVE_BLOCK).enumerate() {
+        let at = seg_base + (b * PRESIEVE_BLOCK) as u64;
+        let len = block.len();
+        let starts: [&[u8]; PRESIEVE.len()] = std::array::from_fn(|g| {
+            let (period, pattern) = &patterns[g];
+            let phase = (at % *period as u64) as usize;
+            &pattern[phase..phase + len]
+        });
+        or_patterns(block, &starts);
     }
     if seg_base == 0 {
-        // 1 is not prime; the pre-sieve primes are (all in the first 4 bytes).
+        // 1 is not prime; the pre-sieve primes are (all in the first 6 bytes).
         seg[0] |= 1;
         for p in PRESIEVE.iter().flat_map(|g| g.iter()) {
             seg[(p / 30) as usize] &= !(1 << BIT_OF[(p % 30) as usize]);
         }
+    }
+}
+
+/// `out[i] = OR of pats[g][i]`, 32 bytes at a time (vectorised).
+#[inline(always)]
+fn or_patterns(out: &mut [u8], pats: &[&[u8]; PRESIEVE.len()]) {
+    const W: usize = 32;
+    let whole = out.len() / W * W;
+    for b in (0..whole).step_by(W) {
+        let mut acc = [0u8; W];
+        for pat in pats {
+            let block: &[u8; W] = pat[b..b + W].try_into().unwrap();
+            for t in 0..W {
+                acc[t] |= block[t];
+            }
+        }
+        out[b..b + W].copy_from_slice(&acc);
+    }
+    for t in whole..out.len() {
+        out[t] = pats.iter().fold(0, |acc, pat| acc | pat[t]);
     }
 }
 
@@ -312,10 +418,11 @@ struct Sieve {
     last_byte: u64,
     /// Primes from FIRST_SIEVING up to sqrt(n).
     sieving: Vec<u32>,
+    geo: Geometry,
 }
 
 impl Sieve {
-    fn new(n: u64) -> Self {
+    fn new(n: u64, geo: Geometry) -> Self {
         let sieving = odd_primes_up_to(isqrt(n))
             .into_iter()
             .filter(|&p| p >= FIRST_SIEVING)
@@ -324,11 +431,12 @@ impl Sieve {
             n,
             last_byte: n / 30,
             sieving,
+            geo,
         }
     }
 
     fn segments(&self) -> u64 {
-        self.last_byte / SEG_BYTES as u64 + 1
+        self.last_byte / self.geo.seg as u64 + 1
     }
 
     /// Sieves segments `from..to`, calling `visit(first_byte, bytes)` with each one, where a
@@ -340,21 +448,24 @@ impl Sieve {
         cancel: &Cancel,
         mut visit: impl FnMut(u64, &[u8]) -> Result<(), KernelError>,
     ) -> Result<(), KernelError> {
-        let base = from * SEG_BYTES as u64; // first byte of this run
-        let (small, rest) = self
-            .sieving
-            .split_at(self.sieving.partition_point(|&p| (p as u64) <= SMALL_LIMIT));
-        let (medium, large) = rest.split_at(rest.partition_point(|&p| (p as u64) <= MEDIUM_LIMIT));
+        let geo = self.geo;
+        let base = from * geo.seg as u64; // first byte of this run
+        let (small, rest) = self.sieving.split_at(
+            self.sieving
+                .partition_point(|&p| (p as u64) <= geo.small_limit),
+        );
+        let (medium, large) =
+            rest.split_at(rest.partition_point(|&p| (p as u64) <= geo.medium_limit));
         // Small and medium primes with their next multiples, from this run's first byte.
         // (A medium prime's first multiple can be up to p * p bytes on: it fits in a u32, as
-        // MEDIUM_LIMIT^2 / 30 < 2^32.)
+        // medium_limit^2 / 30 < 2^32.)
         let mut small = Classes::new(small, base);
         let mut medium = Classes::new(medium, base);
         // Large primes: bucket s % ring holds the hits on segment s.
-        let ring = (large.last().copied().unwrap_or(0) as u64 / SEG_BYTES as u64 + 2) as usize;
+        let seg_bytes = geo.seg as u64;
+        let ring = (large.last().copied().unwrap_or(0) as u64 / seg_bytes + 2) as usize;
         let mut buckets: Vec<Vec<Hit>> = vec![Vec::new(); ring];
-        let end_byte = to * SEG_BYTES as u64;
-        let seg_bytes = SEG_BYTES as u64;
+        let end_byte = to * seg_bytes;
         let place = |buckets: &mut Vec<Vec<Hit>>, p: u32, byte: u64, k: usize| {
             if byte < end_byte {
                 let slot = ((byte / seg_bytes) % ring as u64) as usize;
@@ -375,7 +486,9 @@ impl Sieve {
             .filter(|&(b, _, _)| b < end_byte)
             .collect();
         pending.sort_unstable_by_key(|hit| std::cmp::Reverse(hit.0));
-        let mut seg = vec![0u8; SEG_BYTES];
+        // 8 spare bytes past the end, where the last turn of a crossing marks the multiples
+        // that are past it (see cross_medium).
+        let mut seg = vec![0u8; geo.seg + 8];
         for s in from..to {
             cancel.check()?;
             let seg_base = s * seg_bytes;
@@ -386,9 +499,11 @@ impl Sieve {
                 place(&mut buckets, p, b, k);
                 pending.pop();
             }
-            for (c, chunk) in seg.chunks_mut(L1_BYTES).enumerate() {
-                presieve(chunk, seg_base + (c * L1_BYTES) as u64);
-                small.cross(chunk);
+            for at in (0..geo.seg).step_by(geo.chunk) {
+                presieve(&mut seg[at..at + geo.chunk], seg_base + at as u64);
+                // The chunk's spare bytes are the next chunk's first, which its pre-sieve
+                // then overwrites.
+                small.cross(&mut seg[at..at + geo.chunk + 8]);
             }
             medium.cross(&mut seg);
             // A large prime hits a segment fewer than 8 times; its next hit past this segment
@@ -404,7 +519,7 @@ impl Sieve {
                     seg[off] |= MASK[ri][k];
                     off += (turn_offset(q, ri, k + 1) - turn_offset(q, ri, k)) as usize;
                     k = (k + 1) & 7;
-                    if off >= SEG_BYTES {
+                    if off >= geo.seg {
                         break;
                     }
                 }
@@ -416,7 +531,7 @@ impl Sieve {
             if seg_base + seg_bytes > self.last_byte {
                 self.mark_past_n(&mut seg, seg_base);
             }
-            visit(seg_base, &seg)?;
+            visit(seg_base, &seg[..geo.seg])?;
         }
         Ok(())
     }
@@ -431,7 +546,7 @@ impl Sieve {
             }
         }
         seg[last] |= !keep;
-        seg[last + 1..].fill(u8::MAX);
+        seg[last + 1..self.geo.seg].fill(u8::MAX);
     }
 
     /// Splits the segments into runs for parallel tasks: a few per thread, and not so many
@@ -463,6 +578,10 @@ const SMALL: [u32; 3] = [2, 3, 5];
 
 /// π(n): the number of primes <= n, for n up to 2^53 - 1.
 pub fn count_primes(n: u64, cancel: &Cancel) -> Result<u64, KernelError> {
+    count_primes_with(n, geometry(), cancel)
+}
+
+fn count_primes_with(n: u64, geo: Geometry, cancel: &Cancel) -> Result<u64, KernelError> {
     check_n(n, MAX_N)?;
     let small = SMALL.iter().filter(|&&p| p as u64 <= n).count() as u64;
     if n < 7 {
@@ -470,7 +589,7 @@ pub fn count_primes(n: u64, cancel: &Cancel) -> Result<u64, KernelError> {
     }
     // Progress: numbers sieved (of n; the last segment may count a little past it).
     cancel.set_total(n);
-    let sieve = Sieve::new(n);
+    let sieve = Sieve::new(n, geo);
     let sieved: u64 = sieve
         .runs()
         .into_par_iter()
@@ -515,13 +634,14 @@ pub fn primes(n: u64, cancel: &Cancel) -> Result<Vec<u32>, KernelError> {
     let estimate = 1.25506 * n as f64 / (n as f64).ln();
     check_allocation(estimate as u128 * 4, "the primes")?;
     cancel.set_total(n);
-    let sieve = Sieve::new(n);
+    let sieve = Sieve::new(n, geometry());
     // Each run's primes; freed in the background (an aborted call returns at once).
     let parts: Vec<FreeLater<u32>> = sieve
         .runs()
         .into_par_iter()
         .map(|(from, to)| {
-            let numbers = (to * SEG_SPAN).min(n + 1) - from * SEG_SPAN;
+            let span = sieve.geo.span();
+            let numbers = (to * span).min(n + 1) - from * span;
             let mut out = Vec::new();
             try_reserve(&mut out, primes_in_interval_bound(numbers), "the primes")?;
             sieve.run(from, to, cancel, |first_byte, seg| {
@@ -601,7 +721,7 @@ mod tests {
             assert_eq!(count_primes(n as u64, &c).unwrap(), *want, "pi({n})");
         }
         let reference = plain(3_000_000);
-        let seg_num = SEG_SPAN; // numbers per segment
+        let seg_num = geometry().span(); // numbers per segment
         let mut ns = vec![
             seg_num - 2,
             seg_num - 1,
@@ -616,6 +736,12 @@ mod tests {
             169,
             168,
             170,
+            162,
+            163,
+            26_568, // 163^2 - 1
+            26_569,
+            27_888, // 167^2 - 1
+            27_889,
         ];
         ns.extend((1..30).map(|k| k * 100_003));
         for n in ns {
@@ -627,20 +753,35 @@ mod tests {
 
     #[test]
     fn every_path_matches_a_plain_sieve() {
-        // With the test-sized chunks, primes above MEDIUM_LIMIT (4096) are bucketed once
-        // n > 4096^2: compare the whole list there, and at a run and segment boundary.
+        // With the test-sized chunks, primes above the medium limit (2048) are bucketed once
+        // n > 2048^2: compare the whole list there, and at a run and segment boundary.
         let c = Cancel::new();
-        const { assert!(MEDIUM_LIMIT * MEDIUM_LIMIT < 20_000_000) };
+        let (medium, span) = (geometry().medium_limit, geometry().span());
+        assert!(medium * medium < 20_000_000);
         let reference = plain(20_000_000);
-        for n in [
-            20_000_000,
-            19_999_999,
-            MEDIUM_LIMIT * MEDIUM_LIMIT + 1,
-            7 * SEG_SPAN - 1,
-        ] {
+        for n in [20_000_000, 19_999_999, medium * medium + 1, 7 * span - 1] {
             let want = reference.partition_point(|&p| p as u64 <= n);
             assert_eq!(primes(n, &c).unwrap(), reference[..want], "primes({n})");
             assert_eq!(count_primes(n, &c).unwrap() as usize, want, "pi({n})");
+        }
+    }
+
+    #[test]
+    fn every_machine_size_matches_a_plain_sieve() {
+        // The sizes machines get (L1 of 16 to 64 KiB), with their own small-prime limits.
+        let c = Cancel::new();
+        let reference = plain(30_000_000);
+        for chunk in [16 << 10, 32 << 10, 48 << 10, 64 << 10] {
+            let geo = Geometry::new(chunk);
+            for n in [30_000_000, 3 * geo.span() + 29, 26_569, 27_889, 27_890] {
+                let want = reference.partition_point(|&p| p as u64 <= n);
+                let got = count_primes_with(n, geo, &c).unwrap() as usize;
+                assert_eq!(got, want, "pi({n}) in chunks of {chunk}");
+            }
+            assert_eq!(
+                count_primes_with(1_000_000_000, geo, &c).unwrap(),
+                50_847_534
+            );
         }
     }
 
