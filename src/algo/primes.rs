@@ -71,17 +71,20 @@ impl Geometry {
     /// primesieve, so that a visit to one crosses off 45 or more multiples: a larger prime's
     /// few hits per chunk cost more in loop entries and exits than its stores into the
     /// segment in L2 do.
+    ///
+    /// Medium primes go up to 358,000, past the segment size: such a prime still hits every
+    /// segment a few times, so visiting it each segment costs less than bucketing its hits;
+    /// and its first multiple, up to p * p / 30 bytes on, still fits in a u32.
     fn new(chunk: usize) -> Self {
-        Self::with_small_limit(chunk, chunk as u64 * 175 / 1000)
+        Self::with_limits(chunk, chunk as u64 * 175 / 1000, MEDIUM_LIMIT)
     }
 
-    fn with_small_limit(chunk: usize, small_limit: u64) -> Self {
-        let seg = 4 * chunk;
+    fn with_limits(chunk: usize, small_limit: u64, medium_limit: u64) -> Self {
         Geometry {
             chunk,
-            seg,
+            seg: 4 * chunk,
             small_limit,
-            medium_limit: seg as u64,
+            medium_limit,
         }
     }
 
@@ -92,15 +95,14 @@ impl Geometry {
 }
 
 /// The sizes for this machine: chunks of its L1 data cache (as Linux reports it; 32 KiB when
-/// it does not), between 16 and 64 KiB. With 64 KiB chunks a segment is 256 KiB: a medium
-/// prime's first multiple, up to p * p / 30 bytes on, still fits in a u32, and a segment
-/// offset in 24 bits.
+/// it does not), between 16 and 64 KiB (so that a segment offset fits in 24 bits).
 fn geometry() -> Geometry {
     static GEOMETRY: OnceLock<Geometry> = OnceLock::new();
     *GEOMETRY.get_or_init(|| {
         if cfg!(test) {
             // Tiny chunks, and primes on every path (small, medium, bucketed) from small n.
-            return Geometry::with_small_limit(512, 512);
+            // (Medium primes past the segment size too, as on machines.)
+            return Geometry::with_limits(512, 512, 3000);
         }
         let chunk = l1_data_cache()
             .unwrap_or(32 << 10)
@@ -109,7 +111,9 @@ fn geometry() -> Geometry {
         Geometry::new(chunk)
     })
 }
-const _: () = assert!((4u64 * (64 << 10)).pow(2) / 30 < 1 << 32 && 4 * (64 << 10) < 1 << 24);
+/// The largest medium prime (see Geometry::new).
+const MEDIUM_LIMIT: u64 = 358_000;
+const _: () = assert!(MEDIUM_LIMIT * MEDIUM_LIMIT / 30 < 1 << 32 && 4 * (64 << 10) < 1 << 24);
 
 /// The first CPU's level-1 data cache in bytes, from sysfs.
 fn l1_data_cache() -> Option<usize> {
@@ -549,11 +553,12 @@ impl Sieve {
         seg[last + 1..self.geo.seg].fill(u8::MAX);
     }
 
-    /// Splits the segments into runs for parallel tasks: a few per thread, and not so many
-    /// that re-initialising the bucket state for each run costs more than sieving it.
+    /// Splits the segments into runs for parallel tasks: 32 per thread (so that the last ones
+    /// to finish leave a core idle only briefly), and not so many that re-initialising the
+    /// bucket state for each run costs more than sieving it.
     fn runs(&self) -> Vec<(u64, u64)> {
         let segments = self.segments();
-        let tasks = (rayon::current_num_threads() as u64 * 8)
+        let tasks = (rayon::current_num_threads() as u64 * 32)
             .max(segments / 2048)
             .clamp(1, segments);
         let per = segments.div_ceil(tasks);
@@ -753,8 +758,8 @@ mod tests {
 
     #[test]
     fn every_path_matches_a_plain_sieve() {
-        // With the test-sized chunks, primes above the medium limit (2048) are bucketed once
-        // n > 2048^2: compare the whole list there, and at a run and segment boundary.
+        // With the test-sized chunks, primes above the medium limit (3000) are bucketed once
+        // n > 3000^2: compare the whole list there, and at a run and segment boundary.
         let c = Cancel::new();
         let (medium, span) = (geometry().medium_limit, geometry().span());
         assert!(medium * medium < 20_000_000);
