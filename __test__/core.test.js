@@ -334,6 +334,18 @@ suite('workers and exits', () => {
     assert.match(r.stdout, /worker exited with 5; main thread counted 168 primes/)
   })
 
+  it('terminate() of a worker whose calls have hours left cancels them: it resolves, and the slots are free again', () => {
+    const r = run('exit-while-busy.js', 'terminate')
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /terminated with 1; in flight 0; main thread counted 168 primes/)
+  })
+
+  it('piscina: aborting a running task (piscina terminates its worker) and destroy() end offload calls with hours left', () => {
+    const r = run('exit-while-busy.js', 'piscina')
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /aborted task: AbortError; the other after destroy\(\): Terminating worker thread/)
+  })
+
   it('aborting everything lets the process end by itself', () => {
     const r = run('exit-while-busy.js', 'abort-and-drain')
     assert.equal(r.status, 0, r.stderr)

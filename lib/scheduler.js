@@ -15,7 +15,8 @@ const running = new Set()
 
 // process.exit() (or an uncaught exception) makes libuv wait for every running native task
 // before the process can end; cancelled, they stop within milliseconds instead of running to
-// the end. (worker.terminate() runs no JS in the worker: Node waits for its running tasks.)
+// the end. (worker.terminate() runs no JS in the worker: there the native watchdog in
+// src/teardown.rs cancels them.)
 process.once('exit', () => {
   for (const job of running) job.token?.cancel()
 })

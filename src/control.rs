@@ -11,6 +11,7 @@ use crate::error::{KernelError, KernelResult};
 use crate::inflight::{self, Slot};
 use crate::pool;
 use crate::task::{spawn, Call, Kernel};
+use crate::teardown::{self, Running};
 
 /// One call's cancel flag and its place among the calls in flight. `lib/scheduler.js` gets one
 /// from [`try_start_call`] when the process has a free slot, and calls `cancel()` from the
@@ -22,6 +23,8 @@ use crate::task::{spawn, Call, Kernel};
 pub struct CancelToken {
     pub(crate) flag: Cancel,
     slot: Mutex<Option<Slot>>,
+    /// The call's registration with the watchdog that cancels it if its thread ends first.
+    running: Mutex<Option<Running>>,
     /// Run the call's kernel now, on the calling thread (tiny inputs): no slot, no task.
     pub(crate) inline: bool,
 }
@@ -31,6 +34,14 @@ impl CancelToken {
     pub(crate) fn take_slot(&self) -> Option<Slot> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
+
+    /// The watchdog registration, for the task that runs this call.
+    pub(crate) fn take_running(&self) -> Option<Running> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
 }
 
 #[napi]
@@ -38,10 +49,19 @@ impl CancelToken {
     /// A token that holds no slot: for an inline call (`inline: true`, the kernel runs during
     /// the call itself), or for tests and benchmarks that call the binding directly.
     #[napi(constructor)]
-    pub fn new(inline: Option<bool>) -> Self {
+    pub fn new(env: Env, inline: Option<bool>) -> Self {
+        let inline = inline.unwrap_or(false);
+        let flag = Cancel::new();
+        let running = if inline {
+            None
+        } else {
+            teardown::watch(&env, &flag)
+        };
         Self {
-            inline: inline.unwrap_or(false),
-            ..Self::default()
+            flag,
+            slot: Mutex::new(None),
+            running: Mutex::new(running),
+            inline,
         }
     }
 
@@ -63,17 +83,23 @@ impl CancelToken {
     #[napi]
     pub fn release(&self) {
         drop(self.take_slot());
+        drop(self.take_running());
     }
 }
 
 /// A token holding one of the process's slots, or `null` when `maxInFlight` calls are in
 /// flight already (in this thread or any other).
 #[napi]
-pub fn try_start_call() -> Option<CancelToken> {
-    inflight::try_acquire().map(|slot| CancelToken {
-        flag: Cancel::new(),
-        slot: Mutex::new(Some(slot)),
-        inline: false,
+pub fn try_start_call(env: Env) -> Option<CancelToken> {
+    inflight::try_acquire().map(|slot| {
+        let flag = Cancel::new();
+        let running = teardown::watch(&env, &flag);
+        CancelToken {
+            flag,
+            slot: Mutex::new(Some(slot)),
+            running: Mutex::new(running),
+            inline: false,
+        }
     })
 }
 

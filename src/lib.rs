@@ -45,3 +45,6 @@ pub mod convert;
 /// The one generic napi task every operation runs through.
 #[cfg(feature = "napi")]
 pub mod task;
+/// Calls still running when their JS thread ends (a terminated worker) are cancelled.
+#[cfg(feature = "napi")]
+pub mod teardown;

@@ -22,6 +22,7 @@ use crate::control::CancelToken;
 use crate::error::{KernelError, KernelResult};
 use crate::inflight::Slot;
 use crate::pool;
+use crate::teardown::Running;
 
 /// A unit of work: owns its inputs (napi references keep JS memory alive) and produces a value
 /// napi can hand to JS (typed arrays built from a `Vec` are handed over without a copy).
@@ -40,6 +41,9 @@ pub struct Job<K: Kernel> {
     /// The call's place among the process's calls in flight, freed as soon as `compute` ends:
     /// that is when the libuv thread is free again, whatever the JS thread is doing.
     slot: Option<Slot>,
+    /// Seen by the watchdog that cancels the call if its JS thread ends first; dropped with the
+    /// slot.
+    running: Option<Running>,
     failure: Option<KernelError>,
 }
 
@@ -60,6 +64,7 @@ pub fn spawn<K: Kernel>(mut kernel: K, token: &CancelToken) -> Call<K> {
         kernel,
         cancel: token.flag.clone(),
         slot: token.take_slot(),
+        running: token.take_running(),
         failure: None,
     }))
 }
@@ -134,6 +139,7 @@ impl<K: Kernel> Task for Job<K> {
             Ok(output)
         }));
         drop(self.slot.take());
+        drop(self.running.take());
         let failure = match outcome {
             Ok(Ok(output)) => return Ok(output),
             Ok(Err(e)) => e,
