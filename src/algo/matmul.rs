@@ -76,6 +76,8 @@ pub fn matmul<T: Scalar>(
     if size == 0 || k == 0 {
         return Ok(out.into_inner()); // empty, or a sum of no terms: zeros
     }
+    // A thin product (small k) spent most of its time faulting in the result's pages.
+    crate::pages::populate(&mut out);
     let lhs = MatRef::from_row_major_slice(a, m, k);
     let rhs = MatRef::from_row_major_slice(b, k, n);
     let (tile_rows, tile_cols, tile_depth) = tiles(m, k, n);
