@@ -97,6 +97,23 @@ suite('countPrimes and primes', () => {
     while (offload.stats().running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
     assert.equal(offload.stats().running, 0, 'the sieve stopped')
   })
+
+  it('an abort during the setup of the largest count stops it too (5.5 million sieving primes, checked as they are made)', async () => {
+    for (const wait of [5, 40, 150]) {
+      const controller = new AbortController()
+      const pending = offload.countPrimes(Number.MAX_SAFE_INTEGER, { signal: controller.signal })
+      await new Promise((r) => setTimeout(r, wait))
+      controller.abort()
+      const t0 = performance.now()
+      await assert.rejects(pending, { name: 'AbortError' })
+      while (offload.stats().running > 0 && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 2))
+      const stopped = performance.now() - t0
+      // The same generous bound as abort-latency.test.js (the setup alone took 500 ms
+      // unchecked), ten times that under emulation (`npm run test:arm64`).
+      const bound = process.env.OFFLOAD_NODE_WRAP ? 2500 : 250
+      assert.ok(stopped < bound, `the kernel stopped ${stopped.toFixed(0)} ms after an abort ${wait} ms in`)
+    }
+  })
 })
 
 suite('matmul', () => {
