@@ -579,9 +579,29 @@ mod tests {
         // in order for the other direction
         let mut across = base.clone();
         across.swap(CHUNK - 1, CHUNK);
+        // (the last finite values: the array ends in runs of equal infinities and NaNs)
+        let last = base.iter().rposition(|x| x.is_finite()).unwrap();
         let mut at_end = base.clone();
-        at_end.swap(n - 2, n - 1);
-        for (name, input) in [("sorted", &base), ("across", &across), ("at end", &at_end)] {
+        at_end.swap(last - 1, last);
+        // across a piece boundary inside a later chunk (the scan compares by pieces)
+        let mut across_piece = base.clone();
+        across_piece.swap(CHUNK + PIECE - 1, CHUNK + PIECE);
+        for (at, name) in [
+            (CHUNK - 1, "across"),
+            (CHUNK + PIECE - 1, "across a piece"),
+            (last - 1, "at end"),
+        ] {
+            assert!(
+                js_cmp(base[at], base[at + 1]).is_lt(),
+                "{name}: the swap makes a pair out of order"
+            );
+        }
+        for (name, input) in [
+            ("sorted", &base),
+            ("across", &across),
+            ("across a piece", &across_piece),
+            ("at end", &at_end),
+        ] {
             let mut got = input.clone();
             sort(&mut got, false, &Cancel::new()).unwrap();
             assert!(same(&got, &base), "{name}");
