@@ -1,6 +1,6 @@
 //! `topK`: exact nearest-neighbour search. One query (or a few) is a scan of the stored
 //! vectors, split over the pool, each part keeping its own best k; many queries are a matrix
-//! product in blocks of stored rows (faer's GEMM, as `matmul`), each block's scores folded into
+//! product in blocks of stored rows (`matmul`'s tiles of faer's GEMM), each block's scores folded into
 //! every query's best k by partial selection, never a full sort.
 //!
 //! Order: best first (largest score for cosine and dot, smallest for l2), ties to the lower
@@ -9,10 +9,10 @@
 
 use std::cmp::Ordering;
 
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{MatMut, MatRef};
 use rayon::prelude::*;
 
-use super::matmul::Scalar;
+use super::matmul::{product, Scalar};
 use crate::cancel::Cancel;
 use crate::error::{try_zeroed_vec, KernelError};
 use crate::simd::Level;
@@ -443,21 +443,13 @@ pub fn top_k<T: Element>(
             .collect::<Result<_, KernelError>>()?;
         let mut block = try_zeroed_vec::<T>(nq * block_rows.min(rows), "a block of scores")?;
         let q = MatRef::from_row_major_slice(queries, nq, cols);
-        let _clean = crate::simd::CleanUpperState;
         for start in (0..rows).step_by(block_rows) {
             cancel.check()?;
             let n = block_rows.min(rows - start);
             let v =
                 MatRef::from_row_major_slice(&vectors[start * cols..(start + n) * cols], n, cols);
             let dst = MatMut::from_row_major_slice_mut(&mut block[..nq * n], nq, n);
-            faer::linalg::matmul::matmul(
-                dst,
-                Accum::Replace,
-                q,
-                v.transpose(),
-                T::ONE,
-                Par::rayon(0),
-            );
+            product(dst, q, v.transpose(), cancel, &|_, _, _| {})?;
             let block = &block[..nq * n];
             bests.par_iter_mut().enumerate().for_each(|(qi, best)| {
                 let qn = norm(&query_norms, qi);
