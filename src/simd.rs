@@ -43,6 +43,27 @@ impl Level {
     }
 }
 
+/// How far ahead of a streaming read [`prefetch`] asks for memory. The hardware prefetchers
+/// stop at 4 KiB page boundaries; on a 2-vCPU Xeon VM a scan that asked 12 KiB ahead read
+/// 1M x 384 float32 at 25 GB/s, against 22 GB/s without.
+pub const PREFETCH_AHEAD: usize = 12 << 10;
+
+/// Asks for the cache lines of `bytes` bytes from `start` to be brought towards the core: a
+/// hint, which never faults, so the range may run past the end of the data.
+#[inline(always)]
+pub fn prefetch(start: *const u8, bytes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch is only a hint; it reads nothing and never faults.
+            unsafe { _mm_prefetch(start.wrapping_add(offset) as *const i8, _MM_HINT_T0) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (start, bytes);
+}
+
 /// Clears the upper halves of the vector registers (`vzeroupper`) on every thread of the
 /// current rayon pool, each when it next looks for work (no waiting here).
 ///
