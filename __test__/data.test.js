@@ -63,6 +63,35 @@ suite('sort', () => {
     }
   })
 
+  it('sorts large arrays of a few distinct values, or one value more than its sample saw, and sorted arrays', async () => {
+    // Few distinct values sort by counting; sorted input is only checked. Both must give
+    // the reference order for every kind, both directions, copy and in place, and fall back
+    // when a value the sample missed (or a single pair out of order) is there.
+    const random = ref.rng(19)
+    const n = 200_003
+    for (const Kind of ref.KINDS) {
+      const pool = ref.randomArray(Kind, 64, random).slice(0, 5)
+      const few = new Kind(n)
+      for (let i = 0; i < n; i++) few[i] = pool[Math.floor(random() * pool.length)]
+      const rare = few.slice()
+      rare[n - 2] = ref.randomArray(Kind, 1, random)[0]
+      const sorted = ref.sortReference(ref.randomArray(Kind, n, random), false)
+      const almost = sorted.slice()
+      ;[almost[n - 3], almost[n - 2]] = [almost[n - 2], almost[n - 3]]
+      for (const [name, input] of [['few', few], ['rare', rare], ['sorted', sorted], ['almost', almost]]) {
+        for (const descending of [false, true]) {
+          const expected = ref.sortReference(input, descending)
+          const what = `${Kind.name} ${name} desc=${descending}`
+          assertSameValues(await offload.sort(input, { descending }), expected, what)
+          const copy = input.slice()
+          await offload.sort(copy, { descending, inPlace: true })
+          assertSameValues(copy, expected, `${what} in place`)
+          assertSameValues(await offload.argsort(input, { descending }), ref.argsortReference(input, descending), `${what} argsort`)
+        }
+      }
+    }
+  })
+
   it('sorts in place when asked and resolves to the same array', async () => {
     const random = ref.rng(7)
     for (const Kind of ref.KINDS) {

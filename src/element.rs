@@ -7,6 +7,8 @@ pub trait RadixKey: Copy + Send + Sync + Ord + crate::error::Zeroable + 'static 
     const BYTES: usize;
     const MAX: Self;
     fn to_u64(self) -> u64;
+    /// The key whose `to_u64` is `v` (`v` must be one).
+    fn from_u64(v: u64) -> Self;
 }
 
 macro_rules! radix_key {
@@ -17,6 +19,10 @@ macro_rules! radix_key {
             #[inline(always)]
             fn to_u64(self) -> u64 {
                 self as u64
+            }
+            #[inline(always)]
+            fn from_u64(v: u64) -> Self {
+                v as $t
             }
         }
     )*};
