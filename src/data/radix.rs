@@ -845,6 +845,7 @@ impl FirstStep {
     }
 
     /// Adds one to `counts[b]` for the bucket `b` of every key.
+    #[inline(always)]
     pub fn count(&self, keys: impl Iterator<Item = u64>, counts: &mut [usize]) {
         for k in keys {
             counts[self.plan.bucket_of(k)] += 1;
