@@ -123,6 +123,31 @@ fn count_with<T: Element>(
     cancel: &Cancel,
     level: Level,
 ) -> Option<Vec<u64>> {
+    let chunks = count_chunks_with(values, descending, distinct, cancel, level)?;
+    let mut counts = vec![0; distinct.len()];
+    for chunk in chunks {
+        counts.iter_mut().zip(chunk).for_each(|(a, b)| *a += b);
+    }
+    Some(counts)
+}
+
+/// [`count`] per chunk of [`CHUNK`] values, in order.
+pub fn count_chunks<T: Element>(
+    values: &[T],
+    descending: bool,
+    distinct: &[u64],
+    cancel: &Cancel,
+) -> Option<Vec<Vec<u64>>> {
+    count_chunks_with(values, descending, distinct, cancel, Level::detect())
+}
+
+fn count_chunks_with<T: Element>(
+    values: &[T],
+    descending: bool,
+    distinct: &[u64],
+    cancel: &Cancel,
+    level: Level,
+) -> Option<Vec<Vec<u64>>> {
     if distinct.len() > MAX_DISTINCT {
         return None;
     }
@@ -139,13 +164,174 @@ fn count_with<T: Element>(
     values
         .par_chunks(CHUNK)
         .map(|c| chunk(c, descending, &distinct, cancel))
-        .try_reduce(
-            || vec![0; distinct.len()],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                Some(a)
-            },
-        )
+        .collect()
+}
+
+/// Sets `ranks[i]` to the number of `distinct` keys below the key of `values[i]` (its index
+/// among them when it is one): a compare-and-add loop per distinct key, vectorised over keys.
+#[inline(always)]
+fn rank_piece<T: Element>(
+    values: &[T],
+    descending: bool,
+    distinct: &[T::Key],
+    keys: &mut [T::Key],
+    ranks: &mut [u8],
+) {
+    let keys = &mut keys[..values.len()];
+    let ranks = &mut ranks[..values.len()];
+    for (k, v) in keys.iter_mut().zip(values) {
+        *k = v.key(descending);
+    }
+    ranks.fill(0);
+    for &entry in distinct {
+        for (r, &k) in ranks.iter_mut().zip(keys.iter()) {
+            *r += u8::from(k > entry);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn rank_piece_avx2<T: Element>(
+    values: &[T],
+    descending: bool,
+    distinct: &[T::Key],
+    keys: &mut [T::Key],
+    ranks: &mut [u8],
+) {
+    rank_piece(values, descending, distinct, keys, ranks)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn rank_piece_avx512<T: Element>(
+    values: &[T],
+    descending: bool,
+    distinct: &[T::Key],
+    keys: &mut [T::Key],
+    ranks: &mut [u8],
+) {
+    rank_piece(values, descending, distinct, keys, ranks)
+}
+
+/// Raw pointer for the chunks' disjoint writes into one index array.
+#[derive(Clone, Copy)]
+struct SharedIndices(*mut u32);
+// SAFETY: each chunk writes only the ranges its offsets give it (checked against each key's
+// range before every write).
+unsafe impl Send for SharedIndices {}
+unsafe impl Sync for SharedIndices {}
+
+impl SharedIndices {
+    /// A method (not the field) so closures capture the `Send` wrapper, not the raw pointer.
+    fn ptr(&self) -> *mut u32 {
+        self.0
+    }
+}
+
+/// The stable order of `values` by key when all their keys are among `distinct` (sorted, at
+/// most [`MAX_DISTINCT`]) and `chunk_counts` is [`count_chunks`] of them: the indices of the
+/// values with the first key in index order, then those with the second, and so on, into `out`.
+/// `false` when aborted, or when the values no longer give those counts (changed meanwhile).
+pub fn stable_indices<T: Element>(
+    values: &[T],
+    descending: bool,
+    distinct: &[u64],
+    chunk_counts: &[Vec<u64>],
+    out: &mut [u32],
+    cancel: &Cancel,
+) -> bool {
+    stable_indices_with(
+        values,
+        descending,
+        distinct,
+        chunk_counts,
+        out,
+        cancel,
+        Level::detect(),
+    )
+}
+
+fn stable_indices_with<T: Element>(
+    values: &[T],
+    descending: bool,
+    distinct: &[u64],
+    chunk_counts: &[Vec<u64>],
+    out: &mut [u32],
+    cancel: &Cancel,
+    level: Level,
+) -> bool {
+    let d = distinct.len();
+    assert!(
+        d <= MAX_DISTINCT && out.len() == values.len() && values.len() <= u32::MAX as usize + 1
+    );
+    if d == 0 || chunk_counts.len() != values.len().div_ceil(CHUNK) {
+        return values.is_empty();
+    }
+    // Per chunk, per key: the part of the key's range of `out` the chunk writes, [start,
+    // limit), from the counts of the chunks before it.
+    let totals: Vec<usize> = (0..d)
+        .map(|j| chunk_counts.iter().map(|c| c[j] as usize).sum())
+        .collect();
+    if totals.iter().sum::<usize>() != out.len() {
+        return false;
+    }
+    let mut next: Vec<usize> = totals
+        .iter()
+        .scan(0, |at, &t| {
+            let start = *at;
+            *at += t;
+            Some(start)
+        })
+        .collect();
+    let ranges: Vec<(Vec<usize>, Vec<usize>)> = chunk_counts
+        .iter()
+        .map(|counts| {
+            let start = next.clone();
+            next.iter_mut()
+                .zip(counts)
+                .for_each(|(n, &c)| *n += c as usize);
+            (start, next.clone())
+        })
+        .collect();
+    let distinct: Vec<T::Key> = distinct.iter().map(|&k| T::Key::from_u64(k)).collect();
+    type Rank<T, K> = fn(&[T], bool, &[K], &mut [K], &mut [u8]);
+    let rank: Rank<T, T::Key> = match level {
+        // SAFETY (both): `Level::detect` saw the features on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => |v, o, d, k, r| unsafe { rank_piece_avx512(v, o, d, k, r) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => |v, o, d, k, r| unsafe { rank_piece_avx2(v, o, d, k, r) },
+        _ => rank_piece,
+    };
+    let shared = SharedIndices(out.as_mut_ptr());
+    values
+        .par_chunks(CHUNK)
+        .zip(ranges)
+        .enumerate()
+        .all(|(c, (chunk, (mut next, limit)))| {
+            let mut keys = vec![T::Key::from_u64(0); PIECE.min(chunk.len())];
+            let mut ranks = vec![0u8; keys.len()];
+            for (p, piece) in chunk.chunks(PIECE).enumerate() {
+                if cancel.is_cancelled() {
+                    return false;
+                }
+                rank(piece, descending, &distinct, &mut keys, &mut ranks);
+                let base = c * CHUNK + p * PIECE;
+                for (i, &r) in ranks[..piece.len()].iter().enumerate() {
+                    let r = usize::from(r);
+                    if r >= d || next[r] >= limit[r] {
+                        return false; // a key outside the table, or more of one than counted
+                    }
+                    // SAFETY: next[r] < limit[r] <= out.len(), and [start, limit) of each key
+                    // is this chunk's own part of that key's range.
+                    unsafe { shared.ptr().add(next[r]).write((base + i) as u32) };
+                    next[r] += 1;
+                }
+            }
+            cancel.advance(chunk.len() as u64);
+            true
+        })
 }
 
 /// Writes the sorted array: `counts[i]` copies of `values[i]`, in order, over `out` (whose
@@ -249,6 +435,46 @@ mod tests {
         let cancelled = Cancel::new();
         cancelled.cancel();
         assert_eq!(count(&[1u64; 10], false, &[1], &cancelled), None);
+    }
+
+    #[test]
+    fn stable_indices_at_every_level_or_a_refusal() {
+        let c = Cancel::new();
+        for d in [1usize, 2, 7, 64] {
+            let distinct: Vec<u64> = (0..d as u64).map(|i| i * 1000 + 3).collect();
+            let len = 2 * CHUNK + 777;
+            let values: Vec<u64> = (0..len).map(|i| distinct[(i * 13 + i / 7) % d]).collect();
+            let mut expected: Vec<u32> = (0..len as u32).collect();
+            expected.sort_by_key(|&i| values[i as usize]); // stable
+            let chunks = count_chunks(&values, false, &distinct, &c).unwrap();
+            for level in Level::available() {
+                let mut out = vec![0u32; len];
+                assert!(stable_indices_with(
+                    &values, false, &distinct, &chunks, &mut out, &c, level
+                ));
+                assert_eq!(out, expected, "{d} {level:?}");
+            }
+            // values that no longer match their counts: refused, never out of bounds
+            let mut changed = values.clone();
+            changed[len - 1] = distinct[0] + 1;
+            changed[0] = distinct[d - 1];
+            let mut out = vec![0u32; len];
+            assert!(!stable_indices(
+                &changed, false, &distinct, &chunks, &mut out, &c
+            ));
+        }
+        let cancelled = Cancel::new();
+        cancelled.cancel();
+        let values = vec![5u64; 10];
+        let chunks = count_chunks(&values, false, &[5], &c).unwrap();
+        assert!(!stable_indices(
+            &values,
+            false,
+            &[5],
+            &chunks,
+            &mut [0; 10],
+            &cancelled
+        ));
     }
 
     #[test]

@@ -947,7 +947,7 @@ where
     Ok(ends)
 }
 
-fn input_modified() -> KernelError {
+pub(crate) fn input_modified() -> KernelError {
     KernelError::InvalidValue("The input was modified while it was being sorted".into())
 }
 

@@ -3,7 +3,9 @@
 use rayon::prelude::*;
 
 use super::counting;
-use super::radix::{merge_or_and, or_and, radix_sort, radix_sort_counted, FirstStep};
+use super::radix::{
+    input_modified, merge_or_and, or_and, radix_sort, radix_sort_counted, FirstStep,
+};
 use crate::cancel::Cancel;
 use crate::element::{Element, RadixKey};
 use crate::error::{try_zeroed_vec, KernelError, Zeroable};
@@ -522,6 +524,31 @@ pub fn argsort<T: Element>(
     }
 }
 
+/// argsort of values with at most [`counting::MAX_DISTINCT`] distinct keys (as the sample
+/// shows and a count confirms): the indices of each key's values in index order, key by key.
+/// `None` when the values are not such (or too few to be worth it).
+fn argsort_by_counting<T: Element>(
+    data: &[T],
+    descending: bool,
+    cancel: &Cancel,
+) -> Result<Option<Vec<u32>>, KernelError> {
+    if data.len() < COUNTING_MIN {
+        return Ok(None);
+    }
+    let Some(distinct) = counting::distinct_keys(&sample_keys(data, descending)) else {
+        return Ok(None);
+    };
+    let Some(chunks) = counting::count_chunks(data, descending, &distinct, cancel) else {
+        return Ok(None);
+    };
+    let mut indices = try_zeroed_vec::<u32>(data.len(), "the index array")?;
+    if counting::stable_indices(data, descending, &distinct, &chunks, &mut indices, cancel) {
+        return Ok(Some(indices));
+    }
+    cancel.check()?;
+    Err(input_modified())
+}
+
 /// argsort through items that carry a key and an index: built in one pass (which also finds
 /// the key bits that vary), radix-sorted by key, then read back as indices. The items start
 /// in index order and the radix sort is stable, so equal keys keep index order.
@@ -548,6 +575,9 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync + 'static>(
                 }
                 cancel.advance(chunk.len() as u64);
             });
+        return Ok(indices);
+    }
+    if let Some(indices) = argsort_by_counting(data, descending, cancel)? {
         return Ok(indices);
     }
     let mut items = FreeLater::new(try_zeroed_vec::<I>(n, "argsort's working buffer")?);
@@ -854,6 +884,19 @@ mod tests {
                 assert!(same(&got, &expected), "{name} {descending}");
                 let got = sorted_copy(data, descending, &Cancel::new()).unwrap();
                 assert!(same(&got, &expected), "{name} {descending} copy");
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                order.sort_by(|&a, &b| {
+                    let (a, b) = (data[a as usize], data[b as usize]);
+                    if a.is_nan() || b.is_nan() {
+                        a.is_nan().cmp(&b.is_nan())
+                    } else if descending {
+                        js_cmp(b, a)
+                    } else {
+                        js_cmp(a, b)
+                    }
+                });
+                let got = argsort(data, descending, &Cancel::new()).unwrap();
+                assert_eq!(got, order, "{name} {descending} argsort");
             }
         }
         let ints: Vec<u8> = (0..n).map(|i| (i % 3) as u8 * 100).collect();
