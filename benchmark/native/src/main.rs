@@ -201,10 +201,13 @@ fn sort_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
             ));
         }
     }
-    let name = "argsort 10M float64, uniform";
-    if wanted(name) {
+    for shape in ["uniform", "few-distinct"] {
+        let name = format!("argsort 10M float64, {shape}");
+        if !wanted(&name) {
+            continue;
+        }
         // The peers sort (key, index) pairs, the usual way to get a stable argsort natively.
-        let data = float_data(n, "uniform");
+        let data = float_data(n, shape);
         let c = Cancel::new();
         let ours = measure(
             runs,
@@ -242,7 +245,7 @@ fn sort_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
             },
         );
         print_row(&row(
-            name,
+            &name,
             ours,
             vec![
                 ("rdst on the keys alone (no indices)", rdst),
