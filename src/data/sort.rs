@@ -361,15 +361,22 @@ fn count_distinct<T: Element>(
 /// What the pass that writes the keys learns from one chunk.
 struct KeysPass {
     scan: Option<Scan>,
-    /// The chunk's count per bucket of the first step (empty without one).
+    /// The chunk's count per bucket of the first step (empty without one), but for
+    /// `quads`.
     counts: Vec<usize>,
+    /// Four histograms of the keys since the last fold into `counts` ([`FirstStep::count`]).
+    quads: Vec<u32>,
+    unfolded: usize,
 }
 
 impl KeysPass {
     fn new(first: Option<&FirstStep>) -> Self {
+        let buckets = first.map_or(0, FirstStep::buckets);
         KeysPass {
             scan: None,
-            counts: vec![0; first.map_or(0, FirstStep::buckets)],
+            counts: vec![0; buckets],
+            quads: vec![0; 4 * buckets],
+            unfolded: 0,
         }
     }
 
@@ -378,8 +385,30 @@ impl KeysPass {
     fn add<K: RadixKey>(&mut self, keys: &[K], first: Option<&FirstStep>) {
         self.scan = Scan::join(self.scan, Scan::of_keys(keys));
         if let Some(first) = first {
-            first.count(keys.iter().map(|k| k.to_u64()), &mut self.counts);
+            first.count(keys, &mut self.quads);
+            self.unfolded += keys.len();
+            if self.unfolded > (u32::MAX as usize) - PIECE {
+                self.fold();
+            }
         }
+    }
+
+    /// Adds the four histograms into `counts` and clears them.
+    fn fold(&mut self) {
+        let buckets = self.counts.len();
+        for quad in self.quads.chunks_exact_mut(buckets.max(1)) {
+            for (c, q) in self.counts.iter_mut().zip(quad.iter_mut()) {
+                *c += *q as usize;
+                *q = 0;
+            }
+        }
+        self.unfolded = 0;
+    }
+
+    /// The chunk's count per bucket of the first step.
+    fn into_counts(mut self) -> Vec<usize> {
+        self.fold();
+        self.counts
     }
 }
 
@@ -394,7 +423,12 @@ fn sort_scanned<T: Element>(
     let scan = parts
         .iter()
         .fold(None, |scan, part| Scan::join(scan, part.scan));
-    let counted = first.map(|first| (first, parts.into_iter().map(|p| p.counts).collect()));
+    let counted = first.map(|first| {
+        (
+            first,
+            parts.into_iter().map(KeysPass::into_counts).collect(),
+        )
+    });
     match scan {
         None => Ok(()), // empty
         Some(scan) if scan.sorted => {
@@ -834,7 +868,7 @@ mod tests {
             } else {
                 keys
             };
-            (written, pass.counts, scan.or, scan.and, scan.sorted)
+            (written, pass.into_counts(), scan.or, scan.and, scan.sorted)
         };
         let expected: Vec<u64> = values.iter().map(|v| v.key(true)).collect();
         for level in Level::available() {
