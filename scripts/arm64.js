@@ -67,7 +67,7 @@ function test() {
   const wrap = [emulator, '-L', SYSROOT]
   // The tests that start a child Node start it through the emulator too.
   const env = { QEMU_LD_PREFIX: SYSROOT, OFFLOAD_NODE_WRAP: JSON.stringify(wrap) }
-  const [command, ...args] = [...wrap, node, '--test', '--test-isolation=none', ...(process.argv.slice(3).length ? process.argv.slice(3) : TESTS)]
+  const [command, ...args] = [...wrap, node, '--test', '--test-isolation=none', '--test-timeout=600000', ...(process.argv.slice(3).length ? process.argv.slice(3) : TESTS)]
   // One process: the test runner would start a child Node per file, which only binfmt (not
   // registered in containers) could run through the emulator.
   const r = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } })

@@ -74,7 +74,7 @@ function install(major, arch = 'x64') {
 /** Runs the tests (all, or the core part) with `node` (through `wrap`, e.g. qemu); the exit status. */
 function runTests(node, { core = false, wrap = [], env = {} } = {}) {
   const files = core ? CORE : fs.readdirSync(path.join(ROOT, '__test__')).filter((f) => f.endsWith('.test.js') && !MAIN_ONLY.includes(f)).map((f) => path.join('__test__', f))
-  const [command, ...args] = [...wrap, node, '--test', '--test-concurrency=1', ...files]
+  const [command, ...args] = [...wrap, node, '--test', '--test-concurrency=1', '--test-timeout=600000', ...files]
   // Child processes the tests start with `node` run the same Node.
   const PATH = `${path.dirname(node)}${path.delimiter}${process.env.PATH}`
   // OFFLOAD_OTHER_NODE: the few long tests of Node-independent native work (files of gigabytes)
