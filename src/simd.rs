@@ -16,11 +16,17 @@ pub enum Level {
 }
 
 impl Level {
-    /// The widest level this CPU supports.
+    /// The widest level this CPU supports. `Avx512` needs the F, BW, DQ and VL subsets that
+    /// every AVX-512 CPU since Skylake-SP (and AMD's Zen 4) has, and that
+    /// [`compiled_per_level!`] enables; a CPU with F alone (Xeon Phi) gets `Avx2`.
     pub fn detect() -> Level {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
                 return Level::Avx512;
             }
             if std::arch::is_x86_feature_detected!("avx2") {
@@ -42,6 +48,51 @@ impl Level {
         self as u8
     }
 }
+
+/// Defines `$name::<T>(level)`, which returns `$kernel` (an `#[inline(always)]` function,
+/// generic over one type) compiled for that [`Level`]: the baseline build, and on x86-64 a
+/// copy with AVX2 enabled and one with AVX-512 (F, BW, DQ, VL), so that the compiler vectorises
+/// its loops with the wider registers and the instructions the baseline lacks (unsigned 64-bit
+/// compares, masked loads). The one place that says which features each level enables.
+///
+/// ```ignore
+/// compiled_per_level! {
+///     /// [`count`] for the CPU's widest vectors.
+///     fn count_for<T: Element>(values: &[T], counts: &mut [u32]) => count
+/// }
+/// let count = count_for::<f64>(Level::detect());
+/// ```
+macro_rules! compiled_per_level {
+    (
+        $(#[$attr:meta])*
+        $vis:vis fn $name:ident<$T:ident: $Bound:path>($($arg:ident: $ty:ty),* $(,)?)
+            $(-> $ret:ty)? => $kernel:ident
+    ) => {
+        $(#[$attr])*
+        $vis fn $name<$T: $Bound>(level: $crate::simd::Level) -> fn($($ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2<$T: $Bound>($($arg: $ty),*) $(-> $ret)? {
+                $kernel($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+            unsafe fn avx512<$T: $Bound>($($arg: $ty),*) $(-> $ret)? {
+                $kernel($($arg),*)
+            }
+            match level {
+                // SAFETY (both): `Level::detect` saw these features on this CPU, and a level is
+                // only ever one it returned or one below it.
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Level::Avx512 => |$($arg),*| unsafe { avx512($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                $crate::simd::Level::Avx2 => |$($arg),*| unsafe { avx2($($arg),*) },
+                _ => $kernel,
+            }
+        }
+    };
+}
+pub(crate) use compiled_per_level;
 
 /// How far ahead of a streaming read [`prefetch`] asks for memory. The hardware prefetchers
 /// stop at 4 KiB page boundaries; on a 2-vCPU Xeon VM a scan that asked 12 KiB ahead read

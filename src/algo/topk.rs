@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::matmul::{product, Scalar};
 use crate::cancel::Cancel;
 use crate::error::{try_zeroed_vec, KernelError};
-use crate::simd::Level;
+use crate::simd::{compiled_per_level, Level};
 
 /// How vectors are compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -323,43 +323,16 @@ fn scan_rows<T: Element>(
     }
 }
 
-type ScanFn<T> = fn(Rows<'_, T>, &[T], Metric, T, &mut Best<T>);
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn scan_rows_avx2<T: Element>(
-    rows: Rows<'_, T>,
-    query: &[T],
-    metric: Metric,
-    query_norm: T,
-    best: &mut Best<T>,
-) {
-    scan_rows(rows, query, metric, query_norm, best)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn scan_rows_avx512<T: Element>(
-    rows: Rows<'_, T>,
-    query: &[T],
-    metric: Metric,
-    query_norm: T,
-    best: &mut Best<T>,
-) {
-    scan_rows(rows, query, metric, query_norm, best)
-}
-
-/// The scan compiled for `level`, which the CPU must support. No FMA in any of them: the
-/// products and sums round the same way at every level (and on arm64), so results are equal.
-fn scan_for<T: Element>(level: Level) -> ScanFn<T> {
-    match level {
-        // SAFETY (both): `Level::detect` saw the feature on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => |r, q, m, qn, b| unsafe { scan_rows_avx512(r, q, m, qn, b) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => |r, q, m, qn, b| unsafe { scan_rows_avx2(r, q, m, qn, b) },
-        _ => scan_rows,
-    }
+compiled_per_level! {
+    /// The scan compiled for `level`, which the CPU must support. No FMA in any of them: the
+    /// products and sums round the same way at every level (and on arm64), so results are equal.
+    fn scan_for<T: Element>(
+        rows: Rows<'_, T>,
+        query: &[T],
+        metric: Metric,
+        query_norm: T,
+        best: &mut Best<T>,
+    ) => scan_rows
 }
 
 /// The k best rows of `vectors` (rows x cols, row-major) for each of `nq` queries (nq x cols),

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::cancel::Cancel;
 use crate::element::{Element, RadixKey};
-use crate::simd::Level;
+use crate::simd::{compiled_per_level, Level};
 
 /// Most distinct keys the counting sort handles: every key is compared with each of them.
 pub const MAX_DISTINCT: usize = 64;
@@ -83,26 +83,14 @@ fn count_chunk<T: Element>(
     Some(counts)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn count_chunk_avx2<T: Element>(
-    values: &[T],
-    descending: bool,
-    distinct: &[T::Key],
-    cancel: &Cancel,
-) -> Option<Vec<u64>> {
-    count_chunk(values, descending, distinct, cancel)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn count_chunk_avx512<T: Element>(
-    values: &[T],
-    descending: bool,
-    distinct: &[T::Key],
-    cancel: &Cancel,
-) -> Option<Vec<u64>> {
-    count_chunk(values, descending, distinct, cancel)
+compiled_per_level! {
+    /// [`count_chunk`] for the CPU's widest vectors.
+    fn count_chunk_for<T: Element>(
+        values: &[T],
+        descending: bool,
+        distinct: &[T::Key],
+        cancel: &Cancel,
+    ) -> Option<Vec<u64>> => count_chunk
 }
 
 /// How many times each of the `distinct` keys (sorted, at most [`MAX_DISTINCT`]) is the key of
@@ -152,15 +140,7 @@ fn count_chunks_with<T: Element>(
         return None;
     }
     let distinct: Vec<T::Key> = distinct.iter().map(|&k| T::Key::from_u64(k)).collect();
-    type Chunk<T, K> = fn(&[T], bool, &[K], &Cancel) -> Option<Vec<u64>>;
-    let chunk: Chunk<T, T::Key> = match level {
-        // SAFETY (both): `Level::detect` saw the features on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => |v, o, d, c| unsafe { count_chunk_avx512(v, o, d, c) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => |v, o, d, c| unsafe { count_chunk_avx2(v, o, d, c) },
-        _ => count_chunk,
-    };
+    let chunk = count_chunk_for::<T>(level);
     values
         .par_chunks(CHUNK)
         .map(|c| chunk(c, descending, &distinct, cancel))
@@ -190,28 +170,15 @@ fn rank_piece<T: Element>(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn rank_piece_avx2<T: Element>(
-    values: &[T],
-    descending: bool,
-    distinct: &[T::Key],
-    keys: &mut [T::Key],
-    ranks: &mut [u8],
-) {
-    rank_piece(values, descending, distinct, keys, ranks)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn rank_piece_avx512<T: Element>(
-    values: &[T],
-    descending: bool,
-    distinct: &[T::Key],
-    keys: &mut [T::Key],
-    ranks: &mut [u8],
-) {
-    rank_piece(values, descending, distinct, keys, ranks)
+compiled_per_level! {
+    /// [`rank_piece`] for the CPU's widest vectors.
+    fn rank_piece_for<T: Element>(
+        values: &[T],
+        descending: bool,
+        distinct: &[T::Key],
+        keys: &mut [T::Key],
+        ranks: &mut [u8],
+    ) => rank_piece
 }
 
 /// Raw pointer for the chunks' disjoint writes into one index array.
@@ -295,15 +262,7 @@ fn stable_indices_with<T: Element>(
         })
         .collect();
     let distinct: Vec<T::Key> = distinct.iter().map(|&k| T::Key::from_u64(k)).collect();
-    type Rank<T, K> = fn(&[T], bool, &[K], &mut [K], &mut [u8]);
-    let rank: Rank<T, T::Key> = match level {
-        // SAFETY (both): `Level::detect` saw the features on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => |v, o, d, k, r| unsafe { rank_piece_avx512(v, o, d, k, r) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => |v, o, d, k, r| unsafe { rank_piece_avx2(v, o, d, k, r) },
-        _ => rank_piece,
-    };
+    let rank = rank_piece_for::<T>(level);
     let shared = SharedIndices(out.as_mut_ptr());
     values
         .par_chunks(CHUNK)

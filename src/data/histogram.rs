@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use crate::cancel::Cancel;
 use crate::element::Element;
 use crate::error::KernelError;
-use crate::simd::Level;
+use crate::simd::{compiled_per_level, Level};
 
 /// The most bins a histogram may have (each parallel task keeps its own counts).
 pub const MAX_BINS: usize = 1 << 20;
@@ -68,16 +68,13 @@ fn fold_finite_range<T: Element>(values: &[T], range: (f64, f64)) -> (f64, f64) 
     )
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn fold_finite_range_avx2<T: Element>(values: &[T], range: (f64, f64)) -> (f64, f64) {
-    fold_finite_range(values, range)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn fold_finite_range_avx512<T: Element>(values: &[T], range: (f64, f64)) -> (f64, f64) {
-    fold_finite_range(values, range)
+compiled_per_level! {
+    /// [`fold_finite_range`] for the CPU's widest vectors.
+    fn fold_finite_range_for<T: Element>(
+        values: &[T],
+        range: (f64, f64)) -> (f64,
+        f64,
+    ) => fold_finite_range
 }
 
 /// Smallest and largest finite value, or `None` when there is none.
@@ -87,15 +84,7 @@ fn finite_range<T: Element>(
     cancel: &Cancel,
     level: Level,
 ) -> Result<Option<(f64, f64)>, KernelError> {
-    type Fold<T> = fn(&[T], (f64, f64)) -> (f64, f64);
-    let fold: Fold<T> = match level {
-        // SAFETY (both): `Level::detect` saw the feature on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => |v, r| unsafe { fold_finite_range_avx512(v, r) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => |v, r| unsafe { fold_finite_range_avx2(v, r) },
-        _ => fold_finite_range,
-    };
+    let fold = fold_finite_range_for::<T>(level);
     let (lo, hi) = values
         .par_chunks(task)
         .map(|c| {
@@ -190,16 +179,9 @@ fn count_grid<T: Element>(values: &[T], g: &Grid, counts: &mut [u32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn count_grid_avx2<T: Element>(values: &[T], g: &Grid, counts: &mut [u32]) {
-    count_grid(values, g, counts)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn count_grid_avx512<T: Element>(values: &[T], g: &Grid, counts: &mut [u32]) {
-    count_grid(values, g, counts)
+compiled_per_level! {
+    /// [`count_grid`] for the CPU's widest vectors.
+    fn count_grid_for<T: Element>(values: &[T], g: &Grid, counts: &mut [u32]) => count_grid
 }
 
 /// Counts `values` into `bins` equal-width bins over `range`, or over the finite values'
@@ -257,14 +239,7 @@ fn histogram_with<T: Element>(
     let subs = if bins <= 4096 { SUBS } else { 1 };
 
     let grid = Grid::new(lo, hi, bins, subs - 1);
-    let count: fn(&[T], &Grid, &mut [u32]) = match level {
-        // SAFETY (both): `Level::detect` saw the feature on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => |v, g, c| unsafe { count_grid_avx512(v, g, c) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => |v, g, c| unsafe { count_grid_avx2(v, g, c) },
-        _ => count_grid,
-    };
+    let count = count_grid_for::<T>(level);
     let counts = if let Some(grid) = grid {
         values
             .par_chunks(task)

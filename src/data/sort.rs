@@ -11,7 +11,7 @@ use crate::element::{Element, RadixKey};
 use crate::error::{try_zeroed_vec, KernelError, Zeroable};
 use crate::pages::ZeroedBuffer;
 use crate::reaper::{drop_in_background, FreeLater};
-use crate::simd::Level;
+use crate::simd::{compiled_per_level, Level};
 
 /// Elements per parallel task in the element-wise passes.
 const CHUNK: usize = 1 << 16;
@@ -193,14 +193,7 @@ fn in_order<T: Element>(data: &[T], descending: bool, cancel: &Cancel) -> bool {
 }
 
 fn in_order_with<T: Element>(data: &[T], descending: bool, cancel: &Cancel, level: Level) -> bool {
-    let pairs_in_order: fn(&[T], bool) -> bool = match level {
-        // SAFETY (both): `Level::detect` saw the features on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => |v, d| unsafe { pairs_in_order_avx512(v, d) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => |v, d| unsafe { pairs_in_order_avx2(v, d) },
-        _ => pairs_in_order,
-    };
+    let pairs_in_order = pairs_in_order_for::<T>(level);
     let n = data.len();
     (0..n.div_ceil(CHUNK)).into_par_iter().all(|c| {
         let end = ((c + 1) * CHUNK).min(n);
@@ -226,16 +219,9 @@ fn pairs_in_order<T: Element>(values: &[T], descending: bool) -> bool {
     descents == 0
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn pairs_in_order_avx2<T: Element>(values: &[T], descending: bool) -> bool {
-    pairs_in_order(values, descending)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn pairs_in_order_avx512<T: Element>(values: &[T], descending: bool) -> bool {
-    pairs_in_order(values, descending)
+compiled_per_level! {
+    /// [`pairs_in_order`] for the CPU's widest vectors.
+    fn pairs_in_order_for<T: Element>(values: &[T], descending: bool) -> bool => pairs_in_order
 }
 
 /// A piece of values to write as keys: over themselves, or into the result buffer.
@@ -273,42 +259,16 @@ fn write_keys<T: Element>(
     pass.add(keys, first);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn write_keys_avx2<T: Element>(
-    piece: KeysPiece<'_, T>,
-    descending: bool,
-    pass: &mut KeysPass,
-    first: Option<&FirstStep>,
-) {
-    write_keys(piece, descending, pass, first)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn write_keys_avx512<T: Element>(
-    piece: KeysPiece<'_, T>,
-    descending: bool,
-    pass: &mut KeysPass,
-    first: Option<&FirstStep>,
-) {
-    write_keys(piece, descending, pass, first)
-}
-
-type WriteKeys<T> = fn(KeysPiece<'_, T>, bool, &mut KeysPass, Option<&FirstStep>);
-
-/// [`write_keys`] for the CPU's widest vectors: the float keys' compares and the scan's
-/// unsigned 64-bit compares have no baseline x86-64 instruction (10M float64: ~6% of the
-/// whole sort, int32 ~8%).
-fn write_keys_for<T: Element>(level: Level) -> WriteKeys<T> {
-    match level {
-        // SAFETY (both): `Level::detect` saw the features on this CPU.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => |p, d, s, f| unsafe { write_keys_avx512(p, d, s, f) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => |p, d, s, f| unsafe { write_keys_avx2(p, d, s, f) },
-        _ => write_keys,
-    }
+compiled_per_level! {
+    /// [`write_keys`] for the CPU's widest vectors: the float keys' compares and the scan's
+    /// unsigned 64-bit compares have no baseline x86-64 instruction (10M float64: ~6% of the
+    /// whole sort, int32 ~8%).
+    fn write_keys_for<T: Element>(
+        piece: KeysPiece<'_, T>,
+        descending: bool,
+        pass: &mut KeysPass,
+        first: Option<&FirstStep>,
+    ) => write_keys
 }
 
 /// The first step of the radix sort of `data`'s keys, planned from a sample of them (`None`
