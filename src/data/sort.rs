@@ -840,6 +840,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_first_steps_counts_add_up_in_any_pieces() {
+        let mut seed = 21;
+        let values = floats(PIECE + 13, &mut seed);
+        let sample = sample_keys(&values, false);
+        let first = FirstStep::plan(&sample, 10 * LEAF_TEST_LEN, 8, 64).unwrap();
+        let keys: Vec<u64> = values.iter().map(|v| v.key(false)).collect();
+        let counts_of = |pieces: &[usize], fold_after: usize| {
+            let mut pass = KeysPass::new(Some(&first));
+            let mut at = 0;
+            for (i, &len) in pieces.iter().cycle().enumerate() {
+                if at == keys.len() {
+                    break;
+                }
+                let end = (at + len).min(keys.len());
+                pass.add(&keys[at..end], Some(&first));
+                at = end;
+                if i == fold_after {
+                    pass.fold();
+                }
+            }
+            pass.into_counts()
+        };
+        let whole = counts_of(&[keys.len()], usize::MAX);
+        assert_eq!(whole.iter().sum::<usize>(), keys.len());
+        assert_eq!(whole.len(), first.buckets());
+        // one key at a time: every key in the first histogram, no runs of four
+        assert_eq!(counts_of(&[1], usize::MAX), whole);
+        // uneven pieces (remainders of every length), folded part way
+        assert_eq!(counts_of(&[1, 2, 3, 5, 7, 4096], 3), whole);
+    }
+
     /// Long enough for a first step through memory.
     const LEAF_TEST_LEN: usize = 1 << 20;
 
