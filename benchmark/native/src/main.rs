@@ -405,15 +405,51 @@ fn stats_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     }
 }
 
-/// The bench venv's Python (made by `npm run bench -- csv`), whose numpy links OpenBLAS.
+/// A hash row: its name, offload's algorithm, the peer's name and the peer's call.
+type HashPeer<'a> = (
+    &'a str,
+    offload::hash::kernel::Algorithm,
+    &'a str,
+    &'a dyn Fn(&[u8]),
+);
+
+/// The bench venv's Python, whose numpy links OpenBLAS: `npm run bench -- csv` makes the venv
+/// (with pyarrow, pandas, polars and duckdb); made here with numpy when it is not there, so a
+/// fresh clone's first run has its numpy rows too. `None`, said once, when it cannot be made.
 fn venv_python() -> Option<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join("node_modules/.cache/offload-bench-venv/bin/python");
-    let numpy = std::process::Command::new(&python)
-        .args(["-c", "import numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    numpy.then_some(python)
+    static PYTHON: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let venv = root.join("node_modules/.cache/offload-bench-venv");
+            let python = venv.join("bin/python");
+            let has_numpy = || {
+                std::process::Command::new(&python)
+                    .args(["-c", "import numpy"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            if has_numpy() {
+                return Some(python);
+            }
+            eprintln!("(making node_modules/.cache/offload-bench-venv, a Python venv with numpy, once)");
+            let quiet = |program: &std::path::Path, args: &[&str]| {
+                std::process::Command::new(program)
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            let made = quiet(std::path::Path::new("python3"), &["-m", "venv", venv.to_str()?])
+                && quiet(&python, &["-m", "pip", "install", "-q", "numpy"]);
+            if made && has_numpy() {
+                Some(python)
+            } else {
+                eprintln!("(no numpy: python3 -m venv or pip install numpy failed; the numpy rows are left out)");
+                None
+            }
+        })
+        .clone()
 }
 
 /// Runs a peer in another process that prints its own median time in ms as its last line.
@@ -944,7 +980,7 @@ fn hash_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
             },
         )
     };
-    let peers: [(&str, Algorithm, &str, &dyn Fn(&[u8])); 3] = [
+    let peers: [HashPeer; 3] = [
         (names[0], Algorithm::Blake3, "blake3 update_rayon", &|b| {
             black_box(blake3::Hasher::new().update_rayon(b).finalize());
         }),
