@@ -5,8 +5,9 @@
 //! in key order (MSD), planned from a sample so that each comes out about the size of L2
 //! whatever the distribution (the highest byte alone splits floats in [-1e6, 1e6] into two
 //! halves: a second pass through memory took 30% of the time), then sorts each bucket on one
-//! thread while it stays in cache: MSD steps with digits sized to the bucket, LSD passes when
-//! at most three bytes are left, and for pieces of a few hundred keys one scatter to about a
+//! thread while it stays in cache: two LSD passes over its top bits (all of them when two
+//! digits hold them) and one insertion sort for the keys that share those, MSD steps where the
+//! top bits do not spread the keys, and for pieces of a few hundred keys one scatter to about a
 //! key per digit and an insertion sort over the whole piece. Buckets are independent, so they
 //! run in parallel; the scatter through memory is parallel over chunks and, on x86-64, writes
 //! whole cache lines gathered per bucket by streaming stores (see [`place_streaming`]). Every step is stable,
@@ -247,10 +248,13 @@ impl<F, G> Region<'_, F, G> {
         })
     }
 
-    /// [`Region::sort`] for a piece that fits in cache, on this thread: MSD steps while more
-    /// than [`LSD_PASSES`] bytes remain (a piece of 64K keys is split to a few keys per bucket
-    /// by two steps, where LSD would pass over every remaining byte), LSD passes for the last
-    /// bytes, insertion sort for tiny buckets. The result goes to `scratch` when `to_scratch`.
+    /// [`Region::sort`] for a piece that fits in cache, on this thread. Pieces of at least
+    /// [`LSD_FROM`] keys take two LSD passes: over all their bits when two digits hold them,
+    /// else over the top bits only, about four more than tell the keys apart, and one insertion
+    /// sort finishes the few keys that share those ("diverting LSD": a piece of 32K keys with
+    /// 40 bits left costs two passes, where MSD steps took three and a walk of 256 digits per
+    /// few keys). Smaller pieces, and pieces whose top bits do not spread (the insertion sort
+    /// gives up), take MSD steps. The result goes to `scratch` when `to_scratch`.
     fn sort_in_cache<T>(&self, data: &mut [T], scratch: &mut [T], high: u32, to_scratch: bool)
     where
         T: Copy,
@@ -271,18 +275,52 @@ impl<F, G> Region<'_, F, G> {
         {
             return;
         }
-        let passes = (high - low).div_ceil(8);
-        if passes <= LSD_PASSES && n >= LSD_FROM {
-            let in_scratch = lsd_in_cache(data, scratch, key, low, passes);
-            if in_scratch != to_scratch {
-                if to_scratch {
-                    scratch.copy_from_slice(data);
-                } else {
-                    data.copy_from_slice(scratch);
+        if n >= LSD_FROM {
+            let digit = lsd_digit_bits(n);
+            let exact = high - low <= 2 * digit;
+            // Bits [lsd_low, high) are sorted on: all of them, or the top 2 * digit.
+            let lsd_low = if exact { low } else { high - 2 * digit };
+            let width = (high - lsd_low).div_ceil(2);
+            let in_scratch = lsd_in_cache(data, scratch, key, lsd_low, width, high);
+            let (sorted, other) = if in_scratch {
+                (&mut *scratch, &mut *data)
+            } else {
+                (&mut *data, &mut *scratch)
+            };
+            let into_other = in_scratch != to_scratch;
+            if exact {
+                if into_other {
+                    other.copy_from_slice(sorted);
                 }
+                return;
+            }
+            // Keys that share the sorted bits are next to each other now, in the order they
+            // came; the insertion sort orders them by the rest. It moves few keys when the top
+            // bits spread them; when they do not, it stops and MSD steps take over.
+            let budget = INSERTION_BUDGET * n;
+            let done = if into_other {
+                insertion_sort_into_within(sorted, other, |x| key(x) >> low, budget)
+            } else {
+                insertion_sort_within(sorted, |x| key(x) >> low, budget)
+            };
+            if !done {
+                // `sorted` still holds every key (in part sorted): MSD from there.
+                self.msd_in_cache(sorted, other, high, into_other);
             }
             return;
         }
+        self.msd_in_cache(data, scratch, high, to_scratch);
+    }
+
+    /// One MSD step of [`Region::sort_in_cache`] on the top bits below `high`, then the
+    /// in-cache sort of each digit's keys. The result goes to `scratch` when `to_scratch`.
+    fn msd_in_cache<T>(&self, data: &mut [T], scratch: &mut [T], high: u32, to_scratch: bool)
+    where
+        T: Copy,
+        F: Fn(&T) -> u64,
+    {
+        let (key, low) = (self.key, self.low);
+        let n = data.len();
         // Digits of up to 8 bits, fewer for small pieces (about two keys per bucket), so that a
         // piece of 100 keys does not walk 256 buckets.
         let bits = (usize::BITS - n.leading_zeros())
@@ -357,8 +395,8 @@ fn count_in_cache<T>(data: &[T], key: impl Fn(&T) -> u64, shift: u32, mask: u64)
 const SMALL_PIECE: usize = 256;
 /// Most keys of one digit that [`sort_small`] leaves to its insertion sort.
 const SMALL_RUN: u32 = 8;
-/// Pieces at least this long with at most [`LSD_PASSES`] bytes left are sorted by LSD passes
-/// (shorter ones would spend more on 256-entry tables than on their keys).
+/// Pieces at least this long are sorted by LSD passes (shorter ones would spend more on their
+/// digits' tables than on their keys).
 const LSD_FROM: usize = 2048;
 
 /// Sorts a small piece by one scatter on its top `bits` key bits (about one key per digit) into
@@ -420,8 +458,6 @@ fn insertion_sort_into<T: Copy>(src: &[T], dst: &mut [T], key: impl Fn(&T) -> u6
     }
 }
 
-/// At most this many bytes left: the in-cache sort finishes with LSD passes.
-const LSD_PASSES: u32 = 3;
 /// Buckets at least this long look for bits their keys share before they are sorted.
 const TRACK_FROM: usize = 64;
 
@@ -439,49 +475,122 @@ fn insertion_sort<T: Copy>(data: &mut [T], key: impl Fn(&T) -> u64) {
     }
 }
 
-/// LSD passes over a piece in cache, on this thread: `passes` bytes from bit `first_shift`,
-/// all counted in one read. Returns `true` when the result is in `scratch`.
+/// Widest digit of an in-cache LSD pass (its counts and offsets stay in L1).
+const MAX_DIGIT: u32 = 10;
+/// Moves per key the insertion sort after a diverting LSD may make before it gives up.
+const INSERTION_BUDGET: usize = 2;
+
+/// Digit bits for the LSD passes over `n` keys in cache: two digits cover about four bits
+/// more than tell `n` keys apart, so that a digit pair is shared by few keys.
+fn lsd_digit_bits(n: usize) -> u32 {
+    ((usize::BITS - n.leading_zeros()) + 4)
+        .div_ceil(2)
+        .clamp(8, MAX_DIGIT)
+}
+
+/// Two LSD passes over a piece in cache, on this thread, by the key bits
+/// `[first_shift, high)` in digits of `width` bits (at most [`MAX_DIGIT`]), both counted in
+/// one read; a digit every key shares is skipped. Returns `true` when the result is in
+/// `scratch`.
 fn lsd_in_cache<T: Copy>(
     data: &mut [T],
     scratch: &mut [T],
     key: impl Fn(&T) -> u64,
     first_shift: u32,
-    passes: u32,
+    width: u32,
+    high: u32,
 ) -> bool {
-    let passes = passes as usize;
-    let mut counts = [[0u32; 256]; LSD_PASSES as usize];
+    const RADIX: usize = 1 << MAX_DIGIT;
+    debug_assert!(width <= MAX_DIGIT && high - first_shift <= 2 * width);
+    let mask = (1u64 << width) - 1;
+    let high_mask = if high - first_shift >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << (high - first_shift)) - 1
+    };
+    let mut low_counts = [0u32; RADIX];
+    let mut high_counts = [0u32; RADIX];
     for x in data.iter() {
-        let k = key(x) >> first_shift;
-        for (p, c) in counts.iter_mut().enumerate().take(passes) {
-            c[((k >> (8 * p)) & 0xff) as usize] += 1;
-        }
+        let k = (key(x) >> first_shift) & high_mask;
+        low_counts[(k & mask) as usize] += 1;
+        high_counts[((k >> width) & mask) as usize] += 1;
     }
     let n = data.len() as u32;
     let mut in_scratch = false;
-    for (p, c) in counts.iter().enumerate().take(passes) {
-        if c.contains(&n) {
-            continue; // every key has the same byte here
+    for (p, counts) in [&low_counts, &high_counts].into_iter().enumerate() {
+        if counts.contains(&n) {
+            continue; // every key has the same digit here
         }
-        let mut offsets = [0usize; 256];
-        let mut total = 0;
-        for d in 0..256 {
-            offsets[d] = total;
-            total += c[d] as usize;
+        // Counts to starts, the running sum in a register.
+        let mut offsets = [0u32; RADIX];
+        let mut total = 0u32;
+        for (o, &c) in offsets.iter_mut().zip(counts.iter()) {
+            *o = total;
+            total += c;
         }
-        let shift = first_shift + 8 * p as u32;
+        let shift = width * p as u32;
         let (src, dst): (&[T], &mut [T]) = if in_scratch {
             (&*scratch, &mut *data)
         } else {
             (&*data, &mut *scratch)
         };
         for x in src {
-            let d = ((key(x) >> shift) & 0xff) as usize;
-            dst[offsets[d]] = *x;
+            let d = ((((key(x) >> first_shift) & high_mask) >> shift) & mask) as usize;
+            dst[offsets[d] as usize] = *x;
             offsets[d] += 1;
         }
         in_scratch = !in_scratch;
     }
     in_scratch
+}
+
+/// [`insertion_sort`] that gives up (returning `false`, `data` still a permutation of what it
+/// was) once it has moved keys more than `budget` places in all.
+fn insertion_sort_within<T: Copy>(
+    data: &mut [T],
+    key: impl Fn(&T) -> u64,
+    mut budget: usize,
+) -> bool {
+    for i in 1..data.len() {
+        let x = data[i];
+        let k = key(&x);
+        let mut j = i;
+        while j > 0 && key(&data[j - 1]) > k {
+            data[j] = data[j - 1];
+            j -= 1;
+        }
+        data[j] = x;
+        let Some(left) = budget.checked_sub(i - j) else {
+            return false;
+        };
+        budget = left;
+    }
+    true
+}
+
+/// [`insertion_sort_into`] that gives up (returning `false`, `src` untouched) once it has
+/// moved keys more than `budget` places in all.
+fn insertion_sort_into_within<T: Copy>(
+    src: &[T],
+    dst: &mut [T],
+    key: impl Fn(&T) -> u64,
+    mut budget: usize,
+) -> bool {
+    assert_eq!(src.len(), dst.len());
+    for (i, x) in src.iter().enumerate() {
+        let k = key(x);
+        let mut j = i;
+        while j > 0 && key(&dst[j - 1]) > k {
+            dst[j] = dst[j - 1];
+            j -= 1;
+        }
+        dst[j] = *x;
+        let Some(left) = budget.checked_sub(i - j) else {
+            return false;
+        };
+        budget = left;
+    }
+    true
 }
 
 /// Sorts `data` by the digits `(key(x) >> (first_shift + 8 * p)) & 0xff` for `p` in
@@ -933,8 +1042,10 @@ where
     let out = SharedMut(dst.as_mut_ptr());
     // Few destinations are few open lines, which the core combines by itself; streaming
     // would only keep the buckets out of the cache for the passes that follow.
-    let streaming =
-        radix >= STREAM_FROM && streams_lines::<T>(out.ptr()) && crate::pages::likely_resident(dst);
+    let streaming = radix >= STREAM_FROM
+        && len < (u32::MAX / 2) as usize
+        && streams_lines::<T>(out.ptr())
+        && crate::pages::likely_resident(dst);
     src.par_chunks(len)
         .zip(offsets.into_par_iter())
         .try_for_each(|(chunk, mut off)| {
@@ -1008,39 +1119,59 @@ where
     // aligned line of `out`.
     let phase = (out.ptr() as usize / size) % lanes;
     let radix = off.len();
-    let begin: Vec<usize> = off.to_vec();
+    // Per digit, side by side (one line of L1 holds eight digits' state; the scatter's tables
+    // and buffers fill a 32 KiB L1): its next position and the end of its range, counted from
+    // the line before its first destination, `base = begin - first_slot`, so that a position's
+    // slot is its low bits. Positions fit a u32 when the chunk does (else the caller's plain
+    // loop runs).
+    let mut pos_end: Vec<[u32; 2]> = Vec::with_capacity(radix);
+    // Per digit: where position 0 is in `out`, and its first position.
+    let mut base: Vec<(usize, usize)> = Vec::with_capacity(radix);
+    for (&at, &end) in off.iter().zip(ends) {
+        let first_slot = (phase + at) % lanes;
+        let end = (first_slot + end.saturating_sub(at)).min(u32::MAX as usize);
+        pos_end.push([first_slot as u32, end as u32]);
+        base.push((at - first_slot, first_slot));
+    }
     let mut buf = vec![first; radix * lanes];
-    // Writes out the buffered items of digit `d` for destinations `from..to` (within a line).
+    // Writes out the buffered items of digit `d` for positions `from..to` (within a line).
     let flush = |buf: &[T], d: usize, from: usize, to: usize| {
-        let slot = (phase + from) % lanes;
+        let slot = from % lanes;
         let items = &buf[d * lanes + slot..d * lanes + slot + (to - from)];
-        // SAFETY: `from..to` lies in this chunk's range of digit `d`.
-        unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), out.ptr().add(from), items.len()) };
+        // SAFETY: positions `from..to` lie in this chunk's range of digit `d`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                items.as_ptr(),
+                out.ptr().add(base[d].0 + from),
+                items.len(),
+            )
+        };
     };
-    for (i, x) in chunk.iter().enumerate() {
-        if i % POLL_EVERY == 0 {
-            cancel.check()?;
-        }
-        let d = digit(x);
-        let at = off[d];
-        // Checked as in `place`: a source changed since it was counted must not write out
-        // of its digit's range.
-        if at >= ends[d] {
-            return Err(input_modified());
-        }
-        let slot = (phase + at) % lanes;
-        if slot == 0 && at > begin[d] {
-            // The line before is complete: out it goes before its slots are reused. Its
-            // items were buffered a while ago (other digits came between, usually), so wide
-            // loads of them do not wait on the store buffer as they would right after.
-            if at >= begin[d] + lanes {
-                stream_line(&buf[d * lanes..d * lanes + lanes], out, at - lanes);
-            } else {
-                flush(&buf, d, begin[d], at);
+    for part in chunk.chunks(POLL_EVERY) {
+        cancel.check()?;
+        for x in part {
+            let d = digit(x);
+            let [at, end] = pos_end[d];
+            // Checked as in `place`: a source changed since it was counted must not write out
+            // of its digit's range.
+            if at >= end {
+                return Err(input_modified());
             }
+            let (at, slot) = (at as usize, at as usize % lanes);
+            if slot == 0 && at > 0 {
+                // The line before is complete: out it goes before its slots are reused. Its
+                // items were buffered a while ago (other digits came between, usually), so
+                // wide loads of them do not wait on the store buffer as they would right after.
+                let (at_0, first_slot) = base[d];
+                if at >= first_slot + lanes {
+                    stream_line(&buf[d * lanes..d * lanes + lanes], out, at_0 + at - lanes);
+                } else {
+                    flush(&buf, d, first_slot, at);
+                }
+            }
+            buf[d * lanes + slot] = *x;
+            pos_end[d][0] = at as u32 + 1;
         }
-        buf[d * lanes + slot] = *x;
-        off[d] = at + 1;
     }
     #[cfg(target_arch = "x86_64")]
     // SAFETY: SSE2 is baseline on x86-64. Orders the streaming stores before the plain ones
@@ -1050,11 +1181,13 @@ where
     };
     // The last line of each digit, whole or not.
     for d in 0..radix {
-        if off[d] > begin[d] {
-            let last = off[d] - 1;
-            let line = last - ((phase + last) % lanes).min(last);
-            flush(&buf, d, line.max(begin[d]), off[d]);
+        let at = pos_end[d][0] as usize;
+        let (at_0, first_slot) = base[d];
+        if at > first_slot {
+            let line = (at - 1) / lanes * lanes;
+            flush(&buf, d, line.max(first_slot), at);
         }
+        off[d] = at_0 + at;
     }
     Ok(())
 }
@@ -1235,6 +1368,96 @@ mod tests {
                 assert!(w[0] < w[1], "{w:?}");
             }
         }
+    }
+
+    /// Sorts one piece in cache through [`Region::sort_in_cache`] by key bits `[0, high)`, the
+    /// result in the second buffer when `to_scratch`; returns that buffer.
+    fn sort_piece_in_cache(pairs: &[(u64, u32)], high: u32, to_scratch: bool) -> Vec<(u64, u32)> {
+        let (mut data, mut scratch) = (pairs.to_vec(), vec![(0, 0); pairs.len()]);
+        let key = |p: &(u64, u32)| p.0;
+        let finish = |_: &mut [(u64, u32)]| {};
+        let cancel = Cancel::new();
+        let region = Region {
+            key: &key,
+            finish: &finish,
+            low: 0,
+            cancel: &cancel,
+        };
+        region.sort_in_cache(&mut data, &mut scratch, high, to_scratch);
+        if to_scratch {
+            scratch
+        } else {
+            data
+        }
+    }
+
+    #[test]
+    fn pieces_in_cache_sort_stably_by_lsd_or_by_msd_when_the_top_bits_do_not_spread() {
+        // Pieces long enough for the LSD passes: keys two digits hold (sorted exactly), keys
+        // of 40 and 64 bits (diverting LSD on the top bits, then the insertion sort), a cluster
+        // the top bits cannot tell apart beside one far key (the insertion sort gives up and
+        // MSD steps sort it), duplicates, and keys with bits above `high` that must not count.
+        let mut seed = 5;
+        let n = 20_000usize;
+        let shapes: Vec<(u32, Vec<u64>)> = vec![
+            (16, (0..n).map(|_| lcg(&mut seed) % (1 << 16)).collect()),
+            (40, (0..n).map(|_| lcg(&mut seed) >> 24).collect()),
+            (64, (0..n).map(|_| lcg(&mut seed)).collect()),
+            (
+                48,
+                (0..n)
+                    .map(|i| {
+                        if i == n / 2 {
+                            1 << 47
+                        } else {
+                            lcg(&mut seed) % (1 << 20)
+                        }
+                    })
+                    .collect(),
+            ),
+            (40, (0..n).map(|_| (lcg(&mut seed) % 50) << 30).collect()),
+            (
+                40,
+                (0..n).map(|_| (7 << 40) | (lcg(&mut seed) >> 24)).collect(),
+            ),
+        ];
+        for (s, (high, keys)) in shapes.into_iter().enumerate() {
+            let pairs: Vec<(u64, u32)> = keys.iter().zip(0..).map(|(&k, i)| (k, i)).collect();
+            let mut expected = pairs.clone();
+            expected.sort(); // by key, then index: the stable order
+            for to_scratch in [false, true] {
+                let sorted = sort_piece_in_cache(&pairs, high, to_scratch);
+                assert!(sorted == expected, "shape {s}, to_scratch {to_scratch}");
+            }
+        }
+    }
+
+    #[test]
+    fn bounded_insertion_sorts_give_up_with_every_key_kept() {
+        let reversed: Vec<u32> = (0..1000).rev().collect();
+        let mut data = reversed.clone();
+        assert!(!insertion_sort_within(&mut data, |&x| x as u64, 2 * 1000));
+        data.sort();
+        assert_eq!(data, (0..1000).collect::<Vec<_>>());
+        let mut dst = vec![0; 1000];
+        assert!(!insertion_sort_into_within(
+            &reversed,
+            &mut dst,
+            |&x| x as u64,
+            2 * 1000
+        ));
+        // nearly sorted: a few moves each, well within the budget
+        let nearly: Vec<u32> = (0..1000u32).map(|i| i ^ 1).collect();
+        let mut data = nearly.clone();
+        assert!(insertion_sort_within(&mut data, |&x| x as u64, 2 * 1000));
+        assert_eq!(data, (0..1000).collect::<Vec<_>>());
+        assert!(insertion_sort_into_within(
+            &nearly,
+            &mut dst,
+            |&x| x as u64,
+            2 * 1000
+        ));
+        assert_eq!(dst, (0..1000).collect::<Vec<_>>());
     }
 
     #[test]
