@@ -446,16 +446,7 @@ fn sort_small<T: Copy>(
 
 /// Stable insertion sort of `src` into `dst` (same length) by `key`.
 fn insertion_sort_into<T: Copy>(src: &[T], dst: &mut [T], key: impl Fn(&T) -> u64) {
-    assert_eq!(src.len(), dst.len());
-    for (i, x) in src.iter().enumerate() {
-        let k = key(x);
-        let mut j = i;
-        while j > 0 && key(&dst[j - 1]) > k {
-            dst[j] = dst[j - 1];
-            j -= 1;
-        }
-        dst[j] = *x;
-    }
+    insertion_sort_into_within(src, dst, key, usize::MAX);
 }
 
 /// Buckets at least this long look for bits their keys share before they are sorted.
@@ -463,16 +454,7 @@ const TRACK_FROM: usize = 64;
 
 /// Stable insertion sort by `key`.
 fn insertion_sort<T: Copy>(data: &mut [T], key: impl Fn(&T) -> u64) {
-    for i in 1..data.len() {
-        let x = data[i];
-        let k = key(&x);
-        let mut j = i;
-        while j > 0 && key(&data[j - 1]) > k {
-            data[j] = data[j - 1];
-            j -= 1;
-        }
-        data[j] = x;
-    }
+    insertion_sort_within(data, key, usize::MAX);
 }
 
 /// Widest digit of an in-cache LSD pass (its counts and offsets stay in L1).
