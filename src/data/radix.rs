@@ -1113,7 +1113,9 @@ where
         let first_slot = (phase + at) % lanes;
         let end = (first_slot + end.saturating_sub(at)).min(u32::MAX as usize);
         pos_end.push([first_slot as u32, end as u32]);
-        base.push((at - first_slot, first_slot));
+        // Position 0 may lie before `out` (the first line of a chunk that starts mid-line at
+        // the very start): wrapping, as every position used is at least `first_slot`.
+        base.push((at.wrapping_sub(first_slot), first_slot));
     }
     let mut buf = vec![first; radix * lanes];
     // Writes out the buffered items of digit `d` for positions `from..to` (within a line).
@@ -1124,7 +1126,7 @@ where
         unsafe {
             std::ptr::copy_nonoverlapping(
                 items.as_ptr(),
-                out.ptr().add(base[d].0 + from),
+                out.ptr().add(base[d].0.wrapping_add(from)),
                 items.len(),
             )
         };
@@ -1146,7 +1148,11 @@ where
                 // wide loads of them do not wait on the store buffer as they would right after.
                 let (at_0, first_slot) = base[d];
                 if at >= first_slot + lanes {
-                    stream_line(&buf[d * lanes..d * lanes + lanes], out, at_0 + at - lanes);
+                    stream_line(
+                        &buf[d * lanes..d * lanes + lanes],
+                        out,
+                        at_0.wrapping_add(at - lanes),
+                    );
                 } else {
                     flush(&buf, d, first_slot, at);
                 }
@@ -1169,7 +1175,7 @@ where
             let line = (at - 1) / lanes * lanes;
             flush(&buf, d, line.max(first_slot), at);
         }
-        off[d] = at_0 + at;
+        off[d] = at_0.wrapping_add(at);
     }
     Ok(())
 }
