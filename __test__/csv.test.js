@@ -210,6 +210,67 @@ suite('parseCsv: large files, chunked on every core', () => {
     }
   })
 
+  it('long string lists are made a slice at a time, the event loop running between slices; an abort stops them', async () => {
+    const native = require('../lib/native.js')
+    const real = native.fillStrings
+    const n = 100_000
+    const rows = Array.from({ length: n }, (_, i) => [i % 10 === 3 ? 'NA' : `s${i}${i % 7 === 0 ? 'é€' : ''}`.repeat(1 + (i % 3)), `c${i}`])
+    const csv = writeCsv([['text', 'cat'], ...rows])
+    const options = { columns: { text: 'string', cat: 'category' }, nullValues: ['NA'] }
+    let turns = 0
+    let running = true
+    const tick = () => {
+      turns++
+      if (running) setImmediate(tick)
+    }
+    const seen = []
+    let handle
+    // A budget of 0 ms: every slice is the shortest, 1024 strings, whatever the machine's speed.
+    native.fillStrings = (pending, out, from, budget) => {
+      assert.equal(budget, 4)
+      seen.push(turns)
+      handle = pending
+      return real(pending, out, from, 0)
+    }
+    try {
+      tick()
+      const t = await offload.parseCsv(csv, options)
+      assert.equal(t.columns.text.length, n)
+      for (let i = 0; i < n; i++) {
+        assert.equal(t.columns.text[i], rows[i][0] === 'NA' ? null : rows[i][0])
+        assert.equal(t.columns.cat.values[t.columns.cat.codes[i]], rows[i][1])
+      }
+      assert.equal(t.columns.cat.values.length, n)
+      // 98 slices a list, and the loop ran between any two of one list.
+      assert.equal(seen.length, 2 * Math.ceil(n / 1024))
+      let between = 0
+      for (let k = 1; k < seen.length; k++) between += seen[k] > seen[k - 1] ? 1 : 0
+      assert.ok(between >= seen.length - 2, `${between} of ${seen.length}`)
+      // Short lists are made at once.
+      seen.length = 0
+      const small = await offload.parseCsv(writeCsv([['text'], ...rows.slice(0, 1000).map((r) => [r[1]])]), { columns: { text: 'string' } })
+      assert.equal(small.columns.text[999], 'c999')
+      assert.equal(seen.length, 0)
+      // An index past the list is refused, not read.
+      assert.throws(() => real(handle, [], n + 1, 0), /past the list/)
+      // An abort between slices rejects with its reason, and no slice follows.
+      const controller = new AbortController()
+      native.fillStrings = (pending, out, from) => {
+        seen.push(from)
+        if (seen.length === 3) controller.abort(new Error('stop'))
+        return real(pending, out, from, 0)
+      }
+      await assert.rejects(
+        offload.parseCsv(csv, { ...options, signal: controller.signal }),
+        (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause.message === 'stop',
+      )
+      assert.deepEqual(seen, [0, 1024, 2048])
+    } finally {
+      running = false
+      native.fillStrings = real
+    }
+  })
+
   it('property: random tables written by a plain-JS writer read back exactly', async () => {
     const cell = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.constantFrom('a,b', 'x"y', 'l1\nl2', '\r\n', '"', ''))
     await fc.assert(fc.asyncProperty(

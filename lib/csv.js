@@ -1,10 +1,11 @@
 'use strict'
 
 // CSV into typed columns: options are checked here, the file is parsed natively on every
-// core (see src/csv/mod.rs), and the result's strings are made once, at the end.
+// core (see src/csv/mod.rs), and the result's strings are made once, at the end: long lists
+// a slice at a time, the event loop running between slices.
 
 const native = require('./native.js')
-const { invalidType, invalidValue } = require('./errors.js')
+const { AbortError, invalidType, invalidValue } = require('./errors.js')
 const { operation } = require('./scheduler.js')
 const v = require('./validate.js')
 
@@ -115,7 +116,43 @@ function csvOptions(options, extra = []) {
   }
 }
 
-const parseCsv = operation('parseCsv', (input, options) => {
+// Strings are made for about this long per turn of the event loop (3M distinct strings take
+// ~540 ms in all).
+const STRINGS_SLICE_MS = 4
+
+function isPending(list) {
+  return list !== null && typeof list === 'object' && !Array.isArray(list) && list.pending !== undefined
+}
+
+/** The array of a list of strings the native side left to make (`{ pending, length }`). */
+async function makeStrings(list, signal) {
+  const out = new Array(list.length)
+  let at = 0
+  for (;;) {
+    at = native.fillStrings(list.pending, out, at, STRINGS_SLICE_MS)
+    if (at >= list.length) return out
+    await new Promise((resolve) => setImmediate(resolve))
+    if (signal !== undefined && signal.aborted) throw new AbortError(undefined, { cause: signal.reason })
+  }
+}
+
+/** The table with every string column and category list made. */
+async function withStrings(table, options) {
+  const signal = options === undefined || options === null ? undefined : options.signal
+  for (const name of Object.keys(table.columns)) {
+    const column = table.columns[name]
+    // Defined, never assigned: a column may be named __proto__ (src/csv/binding.rs, set_key).
+    if (isPending(column)) {
+      const value = await makeStrings(column, signal)
+      Object.defineProperty(table.columns, name, { value, writable: true, enumerable: true, configurable: true })
+    } else if (column !== null && typeof column === 'object' && isPending(column.values)) {
+      column.values = await makeStrings(column.values, signal)
+    }
+  }
+  return table
+}
+
+const parseCsvCall = operation('parseCsv', (input, options) => {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw invalidType('input', 'of type string or an instance of Buffer or Uint8Array', input)
   }
@@ -127,7 +164,7 @@ const parseCsv = operation('parseCsv', (input, options) => {
   return { signal, progress, start: (token) => native.parseCsv(bytes, opts, token) }
 })
 
-const readCsv = operation('readCsv', (path, options) => {
+const readCsvCall = operation('readCsv', (path, options) => {
   const p = v.pathOf(path, 'path')
   const { native: opts, signal, progress, raw } = csvOptions(options, ['compression'])
   if (raw.compression !== undefined) {
@@ -139,3 +176,13 @@ const readCsv = operation('readCsv', (path, options) => {
 })
 
 module.exports = { parseCsv, readCsv, PANDAS_NULL_VALUES }
+
+/** Parses CSV bytes or text into typed columns (docs/csv.md). */
+function parseCsv(input, options) {
+  return parseCsvCall(input, options).then((table) => withStrings(table, options))
+}
+
+/** Reads a CSV file (plain or compressed) into typed columns (docs/csv.md). */
+function readCsv(path, options) {
+  return readCsvCall(path, options).then((table) => withStrings(table, options))
+}

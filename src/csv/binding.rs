@@ -1,6 +1,7 @@
 //! napi glue for CSV. index.js checks the options and passes them as one object; the result
 //! is built here on the JS thread: typed arrays hand over their Rust buffers, and each string
-//! (string columns, category values, names) is created once.
+//! (string columns, category values, names) is created once: long lists later, by
+//! lib/csv.js through `fillStrings`, a slice at a time between turns of the event loop.
 
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -124,44 +125,131 @@ unsafe fn array(env: sys::napi_env, len: usize) -> Result<sys::napi_value> {
     Ok(out)
 }
 
-/// Sets `array[at + i]` to each text (null where missing). ASCII texts are made as one-byte
+/// The JS string for one text (`null` where missing). ASCII texts are made as one-byte
 /// strings directly, which V8 does without decoding.
-unsafe fn fill_strings(
+unsafe fn js_string(
     env: sys::napi_env,
-    array: sys::napi_value,
-    at: usize,
-    texts: &Texts,
-) -> Result<()> {
-    unsafe {
-        let mut null = std::ptr::null_mut();
-        check_status!(sys::napi_get_null(env, &mut null))?;
-        for i in 0..texts.len() {
-            let value = match texts.get(i) {
-                None => null,
-                Some(t) => {
-                    let mut s = std::ptr::null_mut();
-                    if t.is_ascii() {
-                        check_status!(sys::napi_create_string_latin1(
-                            env,
-                            t.as_ptr().cast(),
-                            t.len() as isize,
-                            &mut s
-                        ))?;
-                    } else {
-                        check_status!(sys::napi_create_string_utf8(
-                            env,
-                            t.as_ptr().cast(),
-                            t.len() as isize,
-                            &mut s
-                        ))?;
-                    }
-                    s
-                }
-            };
-            check_status!(sys::napi_set_element(env, array, (at + i) as u32, value))?;
+    text: Option<&[u8]>,
+    null: sys::napi_value,
+) -> Result<sys::napi_value> {
+    let Some(t) = text else {
+        return Ok(null);
+    };
+    // Both take (env, bytes, length, result).
+    let make = if t.is_ascii() {
+        sys::napi_create_string_latin1
+    } else {
+        sys::napi_create_string_utf8
+    };
+    let mut s = std::ptr::null_mut();
+    check_status!(unsafe { make(env, t.as_ptr().cast(), t.len() as isize, &mut s) })?;
+    Ok(s)
+}
+
+unsafe fn null(env: sys::napi_env) -> Result<sys::napi_value> {
+    let mut null = std::ptr::null_mut();
+    check_status!(unsafe { sys::napi_get_null(env, &mut null) })?;
+    Ok(null)
+}
+
+/// Lists of more strings than this are made by JS a slice at a time (`fillStrings`), the
+/// event loop running between slices: 3M distinct strings took the JS thread ~540 ms at once.
+const STRINGS_AT_ONCE: usize = 1 << 15;
+
+/// A list of texts whose JS strings are still to be made, a slice at a time.
+pub struct PendingTexts {
+    parts: Vec<Texts>,
+    /// Index of each part's first text in the whole list.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl PendingTexts {
+    fn new(parts: Vec<Texts>) -> Self {
+        let mut starts = Vec::with_capacity(parts.len());
+        let mut len = 0;
+        for part in &parts {
+            starts.push(len);
+            len += part.len();
         }
-        Ok(())
+        PendingTexts { parts, starts, len }
     }
+}
+
+/// The strings of `parts` as a JS array, or, for long lists, `{ pending, length }` for
+/// lib/csv.js to fill a slice at a time.
+unsafe fn strings_value(env: sys::napi_env, parts: Vec<Texts>) -> Result<sys::napi_value> {
+    unsafe {
+        let len: usize = parts.iter().map(Texts::len).sum();
+        if len > STRINGS_AT_ONCE {
+            let obj = object(env)?;
+            let pending = External::new(PendingTexts::new(parts));
+            set(env, obj, "pending", External::to_napi_value(env, pending)?)?;
+            set(env, obj, "length", f64::to_napi_value(env, len as f64)?)?;
+            return Ok(obj);
+        }
+        let out = array(env, len)?;
+        let null = null(env)?;
+        let mut at = 0u32;
+        for part in &parts {
+            for i in 0..part.len() {
+                let value = js_string(env, part.get(i), null)?;
+                check_status!(sys::napi_set_element(env, out, at, value))?;
+                at += 1;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Internal (lib/csv.js): makes the strings of `pending` from index `from` on into `array`
+/// for about `budgetMs` milliseconds; returns the index it stopped at (its length when done).
+#[napi(js_name = "fillStrings")]
+pub fn fill_strings(
+    env: Env,
+    pending: &External<PendingTexts>,
+    array: Array,
+    from: u32,
+    budget_ms: u32,
+) -> Result<u32> {
+    let list: &PendingTexts = pending;
+    let from = from as usize;
+    if from > list.len || list.len > u32::MAX as usize {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!(
+                "fillStrings: index {from} is past the list's {} strings",
+                list.len
+            ),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let budget = std::time::Duration::from_millis(budget_ms.into());
+    let env = env.raw();
+    // The part holding `from`: the last one starting at or before it.
+    let mut part = list
+        .starts
+        .partition_point(|&s| s <= from)
+        .saturating_sub(1);
+    let mut at = from;
+    unsafe {
+        let null = null(env)?;
+        while at < list.len {
+            let texts = &list.parts[part];
+            let i = at - list.starts[part];
+            if i >= texts.len() {
+                part += 1;
+                continue;
+            }
+            let value = js_string(env, texts.get(i), null)?;
+            check_status!(sys::napi_set_element(env, array.raw(), at as u32, value))?;
+            at += 1;
+            if at.is_multiple_of(1024) && started.elapsed() >= budget {
+                break;
+            }
+        }
+    }
+    Ok(at as u32)
 }
 
 unsafe fn column_value(env: sys::napi_env, column: Column) -> Result<sys::napi_value> {
@@ -175,16 +263,7 @@ unsafe fn column_value(env: sys::napi_env, column: Column) -> Result<sys::napi_v
             Column::Uint32(v) => Uint32Array::to_napi_value(env, Uint32Array::new(v)),
             Column::Int64(v) => BigInt64Array::to_napi_value(env, BigInt64Array::new(v)),
             Column::Bool(v) => Uint8Array::to_napi_value(env, Uint8Array::new(v)),
-            Column::String(parts) => {
-                let len = parts.iter().map(Texts::len).sum();
-                let array = array(env, len)?;
-                let mut at = 0;
-                for part in &parts {
-                    fill_strings(env, array, at, part)?;
-                    at += part.len();
-                }
-                Ok(array)
-            }
+            Column::String(parts) => strings_value(env, parts),
             Column::Category(codes, values) => {
                 let obj = object(env)?;
                 set(
@@ -193,9 +272,7 @@ unsafe fn column_value(env: sys::napi_env, column: Column) -> Result<sys::napi_v
                     "codes",
                     Uint32Array::to_napi_value(env, Uint32Array::new(codes))?,
                 )?;
-                let list = array(env, values.len())?;
-                fill_strings(env, list, 0, &values)?;
-                set(env, obj, "values", list)?;
+                set(env, obj, "values", strings_value(env, vec![values])?)?;
                 Ok(obj)
             }
         }
