@@ -10,7 +10,7 @@ use super::source::{decode_all, Pull};
 use super::value::{boolean, iso_date, js_bigint, js_integer, looks_like_date, number};
 use super::{csv_error, Column, ColumnType, Options, Table, Texts};
 use crate::cancel::Cancel;
-use crate::error::KernelError;
+use crate::error::{check_allocation, KernelError};
 
 /// A field's bytes in the input; `escaped` when quoted with doubled quotes inside to undo.
 #[derive(Clone, Copy, Debug)]
@@ -317,13 +317,73 @@ fn texts_of(codes: &[u32], values: &Texts) -> Texts {
     out
 }
 
-/// Distinct texts in order of first appearance, each with its code.
-struct Dict {
-    codes: Sink<u32>,
-    /// Codes, found by their value's hash.
-    table: HashTable<u32>,
+/// Distinct texts in order of first appearance, each found by its hash. An entry keeps 32 bits
+/// of its text's hash beside its code, so that growing the table never reads the texts again
+/// (with millions of distinct values each such read was a cache miss) and a text is compared
+/// only with entries whose kept bits match.
+struct Interner {
+    table: HashTable<(u32, u32)>,
     values: Texts,
     hasher: DefaultHashBuilder,
+}
+
+impl Interner {
+    fn new() -> Self {
+        Self {
+            table: HashTable::new(),
+            values: Texts::default(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// The table's hash from the 32 bits kept, spread over all 64 (hashbrown takes a bucket
+    /// from the low bits and a tag from the top seven).
+    #[inline(always)]
+    fn spread(kept: u32) -> u64 {
+        u64::from(kept).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Room for `more` new values without growing the table.
+    fn try_reserve(&mut self, more: usize) -> Result<(), KernelError> {
+        let what = "a category column's dictionary";
+        // Eight bytes an entry and one of control, at the table's load of 7/8.
+        check_allocation(more as u128 * 11, what)?;
+        self.table
+            .try_reserve(more, |&(_, kept)| Self::spread(kept))
+            .map_err(|_| {
+                KernelError::OutOfMemory(format!(
+                    "Cannot allocate {what}: {more} values do not fit in memory"
+                ))
+            })
+    }
+
+    /// The code of `t`, added when new if `may_add(values so far)` (else None).
+    #[inline]
+    fn code(&mut self, t: &[u8], may_add: impl FnOnce(usize) -> bool) -> Option<u32> {
+        let full = self.hasher.hash_one(t);
+        let kept = (full >> 32) as u32 ^ full as u32;
+        let hash = Self::spread(kept);
+        let values = &self.values;
+        if let Some(&(code, _)) = self.table.find(hash, |&(c, k)| {
+            k == kept && values.get(c as usize) == Some(t)
+        }) {
+            return Some(code);
+        }
+        if !may_add(self.values.len()) {
+            return None;
+        }
+        let code = self.values.len() as u32;
+        self.values.push(t);
+        self.table
+            .insert_unique(hash, (code, kept), |&(_, k)| Self::spread(k));
+        Some(code)
+    }
+}
+
+/// A category column's codes as one chunk fills them, and its distinct texts.
+struct Dict {
+    codes: Sink<u32>,
+    words: Interner,
     /// An inferred category column: strings once it has too many values.
     may_fall_back: bool,
 }
@@ -332,9 +392,7 @@ impl Dict {
     fn new(may_fall_back: bool, codes: Sink<u32>) -> Self {
         Self {
             codes,
-            table: HashTable::new(),
-            values: Texts::default(),
-            hasher: DefaultHashBuilder::default(),
+            words: Interner::new(),
             may_fall_back,
         }
     }
@@ -342,29 +400,14 @@ impl Dict {
     /// The code of `t`, added when new (None: too many values to stay a category).
     #[inline]
     fn code(&mut self, t: &[u8]) -> Option<u32> {
-        let hash = self.hasher.hash_one(t);
-        let values = &self.values;
-        if let Some(&code) = self
-            .table
-            .find(hash, |&c| values.get(c as usize) == Some(t))
-        {
-            return Some(code);
-        }
-        if self.may_fall_back && self.values.len() >= MAX_CATEGORIES {
-            return None;
-        }
-        let code = self.values.len() as u32;
-        self.values.push(t);
-        let (values, hasher) = (&self.values, &self.hasher);
-        self.table.insert_unique(hash, code, |&c| {
-            hasher.hash_one(values.get(c as usize).expect("a value"))
-        });
-        Some(code)
+        let may_fall_back = self.may_fall_back;
+        self.words
+            .code(t, |len| !may_fall_back || len < MAX_CATEGORIES)
     }
 
     /// The column as strings.
     fn into_texts(self) -> Texts {
-        texts_of(self.codes.as_slice(), &self.values)
+        texts_of(self.codes.as_slice(), &self.words.values)
     }
 }
 
@@ -484,11 +527,11 @@ impl Builder {
                 None => dict.codes.push(u32::MAX),
                 Some(t) => match dict.code(t) {
                     Some(code) => {
-                        if code as usize + 1 == dict.values.len() {
+                        if code as usize + 1 == dict.words.values.len() {
                             // A new value: checked once.
                             if let Err(e) = utf8(t) {
-                                dict.values.truncate(code as usize);
-                                dict.table.clear();
+                                dict.words.values.truncate(code as usize);
+                                dict.words.table.clear();
                                 return Err(e);
                             }
                         }
@@ -1002,7 +1045,7 @@ impl Filled {
                         Builder::Category(d) => CategoryPart::Codes {
                             at,
                             len,
-                            values: d.values,
+                            values: d.words.values,
                             may_fall_back: d.may_fall_back,
                         },
                         Builder::String(t) => CategoryPart::Strings(t),
@@ -1067,9 +1110,15 @@ fn join_categories(
     if parts.iter().any(|p| matches!(p, CategoryPart::Strings(_))) {
         return Ok(as_strings(&codes, parts));
     }
-    let hasher = DefaultHashBuilder::default();
-    let mut table: HashTable<u32> = HashTable::new();
-    let mut values = Texts::default();
+    let mut words = Interner::new();
+    // At least the largest part's values, at most all of them: room for four parts' worth
+    // (a table grows from its kept hash bits, without reading texts, when that is too little).
+    let sizes = parts.iter().map(|p| match p {
+        CategoryPart::Codes { values, .. } => values.len(),
+        CategoryPart::Strings(_) => 0,
+    });
+    let largest = sizes.clone().max().unwrap_or(0);
+    words.try_reserve(sizes.sum::<usize>().min(4 * largest))?;
     let mut maps: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
     for part in &parts {
         let CategoryPart::Codes { values: own, .. } = part else {
@@ -1084,23 +1133,11 @@ fn join_categories(
                 cancel.check()?;
             }
             let t = own.get(i).expect("a value");
-            let hash = hasher.hash_one(t);
-            let code = match table.find(hash, |&c| values.get(c as usize) == Some(t)) {
-                Some(&c) => c,
-                None => {
-                    let c = values.len() as u32;
-                    values.push(t);
-                    let values = &values;
-                    table.insert_unique(hash, c, |&c| {
-                        hasher.hash_one(values.get(c as usize).expect("a value"))
-                    });
-                    c
-                }
-            };
-            map.push(code);
+            map.push(words.code(t, |_| true).expect("always added"));
         }
         maps.push(map);
     }
+    let Interner { values, table, .. } = words;
     drop(table);
     if may_fall_back && (values.len() > MAX_CATEGORIES || values.len() * 16 > rows) {
         return Ok(as_strings(&codes, parts));
@@ -1774,5 +1811,33 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn interned_texts_keep_their_codes_as_the_table_grows() {
+        let mut words = Interner::new();
+        let text = |i: u32| format!("{:08x}", i.wrapping_mul(2_654_435_761)).into_bytes();
+        // Codes in order of first appearance, across many growths of the table.
+        for i in 0..50_000u32 {
+            assert_eq!(words.code(&text(i), |_| true), Some(i));
+        }
+        assert_eq!(words.values.len(), 50_000);
+        for i in (0..50_000u32).rev() {
+            assert_eq!(words.code(&text(i), |_| false), Some(i), "found again");
+        }
+        // A new text is refused when adding is not allowed, and nothing changes.
+        assert_eq!(words.code(b"new", |len| len < 50_000), None);
+        assert_eq!(words.values.len(), 50_000);
+        // The empty text, and a new text once added is found.
+        assert_eq!(words.code(b"", |_| true), Some(50_000));
+        assert_eq!(words.code(b"v1", |_| true), words.code(b"v1", |_| false));
+        // A reserved table holds what it reserved, and finds the same codes.
+        let mut reserved = Interner::new();
+        reserved.try_reserve(50_001).unwrap();
+        let capacity = reserved.table.capacity();
+        for i in 0..50_000u32 {
+            assert_eq!(reserved.code(&text(i), |_| true), Some(i));
+        }
+        assert_eq!(reserved.table.capacity(), capacity, "it never grew");
     }
 }
