@@ -121,7 +121,8 @@ function csvOptions(options, extra = []) {
 const STRINGS_SLICE_MS = 4
 
 function isPending(list) {
-  return list !== null && typeof list === 'object' && !Array.isArray(list) && list.pending !== undefined
+  // Own property only: a `pending` put on Object.prototype must not make a column look unmade.
+  return list !== null && typeof list === 'object' && !Array.isArray(list) && Object.hasOwn(list, 'pending')
 }
 
 /** The array of a list of strings the native side left to make (`{ pending, length }`). */
