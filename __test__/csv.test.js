@@ -226,15 +226,22 @@ suite('parseCsv: large files, chunked on every core', () => {
     const seen = []
     let handle
     // A budget of 0 ms: every slice is the shortest, 1024 strings, whatever the machine's speed.
+    let runningDuringSlices = 0
     native.fillStrings = (pending, out, from, budget) => {
       assert.equal(budget, 4)
       seen.push(turns)
       handle = pending
+      runningDuringSlices = Math.min(runningDuringSlices || Infinity, offload.stats().running)
       return real(pending, out, from, 0)
     }
     try {
       tick()
+      const before = offload.stats()
       const t = await offload.parseCsv(csv, options)
+      // The call runs until its strings are made, and is counted once, as completed.
+      assert.equal(runningDuringSlices, 1)
+      const after = offload.stats()
+      assert.deepEqual([after.completed - before.completed, after.cancelled - before.cancelled, after.running], [1, 0, 0])
       assert.equal(t.columns.text.length, n)
       for (let i = 0; i < n; i++) {
         assert.equal(t.columns.text[i], rows[i][0] === 'NA' ? null : rows[i][0])
@@ -260,11 +267,18 @@ suite('parseCsv: large files, chunked on every core', () => {
         if (seen.length === 3) controller.abort(new Error('stop'))
         return real(pending, out, from, 0)
       }
+      const beforeAbort = offload.stats()
       await assert.rejects(
         offload.parseCsv(csv, { ...options, signal: controller.signal }),
         (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause.message === 'stop',
       )
       assert.deepEqual(seen, [0, 1024, 2048])
+      // Counted as cancelled, not completed.
+      const afterAbort = offload.stats()
+      assert.deepEqual(
+        [afterAbort.completed - beforeAbort.completed, afterAbort.cancelled - beforeAbort.cancelled, afterAbort.running],
+        [0, 1, 0],
+      )
     } finally {
       running = false
       native.fillStrings = real

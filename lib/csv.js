@@ -138,8 +138,7 @@ async function makeStrings(list, signal) {
 }
 
 /** The table with every string column and category list made. */
-async function withStrings(table, options) {
-  const signal = options === undefined || options === null ? undefined : options.signal
+async function withStrings(table, signal) {
   for (const name of Object.keys(table.columns)) {
     const column = table.columns[name]
     // Defined, never assigned: a column may be named __proto__ (src/csv/binding.rs, set_key).
@@ -153,7 +152,8 @@ async function withStrings(table, options) {
   return table
 }
 
-const parseCsvCall = operation('parseCsv', (input, options) => {
+/** Parses CSV bytes or text into typed columns (docs/csv.md). */
+const parseCsv = operation('parseCsv', (input, options) => {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw invalidType('input', 'of type string or an instance of Buffer or Uint8Array', input)
   }
@@ -162,10 +162,11 @@ const parseCsvCall = operation('parseCsv', (input, options) => {
   if (typeof input === 'string' && opts.encoding !== 'utf-8') {
     throw invalidValue('options.encoding', opts.encoding, 'applies to bytes (a Buffer or Uint8Array): a string is already text')
   }
-  return { signal, progress, start: (token) => native.parseCsv(bytes, opts, token) }
+  return { signal, progress, start: (token) => native.parseCsv(bytes, opts, token), complete: (table) => withStrings(table, signal) }
 })
 
-const readCsvCall = operation('readCsv', (path, options) => {
+/** Reads a CSV file (plain or compressed) into typed columns (docs/csv.md). */
+const readCsv = operation('readCsv', (path, options) => {
   const p = v.pathOf(path, 'path')
   const { native: opts, signal, progress, raw } = csvOptions(options, ['compression'])
   if (raw.compression !== undefined) {
@@ -173,17 +174,7 @@ const readCsvCall = operation('readCsv', (path, options) => {
     if (!COMPRESSIONS.includes(raw.compression)) throw invalidValue('options.compression', raw.compression, `must be one of ${COMPRESSIONS.join(', ')}`)
     opts.compression = raw.compression
   }
-  return { signal, progress, start: (token) => native.readCsv(p, opts, token) }
+  return { signal, progress, start: (token) => native.readCsv(p, opts, token), complete: (table) => withStrings(table, signal) }
 })
 
 module.exports = { parseCsv, readCsv, PANDAS_NULL_VALUES }
-
-/** Parses CSV bytes or text into typed columns (docs/csv.md). */
-function parseCsv(input, options) {
-  return parseCsvCall(input, options).then((table) => withStrings(table, options))
-}
-
-/** Reads a CSV file (plain or compressed) into typed columns (docs/csv.md). */
-function readCsv(path, options) {
-  return readCsvCall(path, options).then((table) => withStrings(table, options))
-}

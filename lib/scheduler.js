@@ -52,10 +52,13 @@ function withCallerStack(error, holder) {
 
 /**
  * A public operation. `prepare(...args)` checks the arguments (throwing the Node-style error
- * for a misuse) and returns `{ start, signal, inline }`, where `start(token)` calls one native
- * operation with the call's CancelToken and returns its Promise, and `inline` says the input
- * is tiny enough to run on this thread at once (no queue, no slot, no thread hop). The
- * operation never throws: a bad argument is a rejected Promise, counted as failed.
+ * for a misuse) and returns `{ start, signal, inline, complete }`, where `start(token)` calls
+ * one native operation with the call's CancelToken and returns its Promise, `inline` says the
+ * input is tiny enough to run on this thread at once (no queue, no slot, no thread hop), and
+ * the optional `complete(value)` finishes the native result on this thread (a Promise of the
+ * call's value; the call runs until it settles, and an AbortError from it counts as
+ * cancelled). The operation never throws: a bad argument is a rejected Promise, counted as
+ * failed.
  */
 function operation(name, prepare) {
   const op = {
@@ -69,8 +72,8 @@ function operation(name, prepare) {
       }
       // An inline call's errors are made while the caller is still on the stack; a queued
       // call's are made later, from libuv, so its caller's stack is recorded now.
-      if (call.inline) return runInline(call.start, call.signal, call.progress)
-      return submit(call.start, call.signal, captureStack(op), call.progress, COUNTED, call.settleAfterStop === true)
+      if (call.inline) return runInline(call.start, call.signal, call.progress, call.complete)
+      return submit(call.start, call.signal, captureStack(op), call.progress, COUNTED, call.settleAfterStop === true, call.complete)
     },
   }[name]
   return op
@@ -91,8 +94,43 @@ function reportDone(progress, token) {
   return undefined
 }
 
+/**
+ * Settles a call whose native part succeeded: at once, or once `complete` has finished the
+ * value (the call counted as running until then).
+ */
+function succeed(complete, value, resolve, reject, counted) {
+  if (complete === undefined) {
+    if (counted) counters.completed++
+    resolve(value)
+    return
+  }
+  if (counted) counters.running++
+  let finishing
+  try {
+    finishing = Promise.resolve(complete(value))
+  } catch (error) {
+    finishing = Promise.reject(error)
+  }
+  finishing.then(
+    (done) => {
+      if (counted) {
+        counters.running--
+        counters.completed++
+      }
+      resolve(done)
+    },
+    (error) => {
+      if (counted) {
+        counters.running--
+        counters[error instanceof AbortError ? 'cancelled' : 'failed']++
+      }
+      reject(error)
+    },
+  )
+}
+
 /** Runs a tiny call now, on this thread: the native side settles its Promise before returning. */
-function runInline(start, signal, progress) {
+function runInline(start, signal, progress, complete) {
   if (signal !== undefined && signal.aborted) {
     counters.cancelled++
     return Promise.reject(abortError(signal))
@@ -104,21 +142,23 @@ function runInline(start, signal, progress) {
   } catch (error) {
     promise = Promise.reject(error)
   }
-  return promise.then(
-    (value) => {
-      const thrown = reportDone(progress, token)
-      if (thrown !== undefined) {
+  return new Promise((resolve, reject) => {
+    promise.then(
+      (value) => {
+        const thrown = reportDone(progress, token)
+        if (thrown !== undefined) {
+          counters.failed++
+          reject(thrown.error)
+          return
+        }
+        succeed(complete, value, resolve, reject, COUNTED)
+      },
+      (error) => {
         counters.failed++
-        throw thrown.error
-      }
-      counters.completed++
-      return value
-    },
-    (error) => {
-      counters.failed++
-      throw error
-    },
-  )
+        reject(error)
+      },
+    )
+  })
 }
 
 const COUNTED = true
@@ -163,7 +203,7 @@ function longCall() {
  * `settleAfterStop`: an abort while the kernel runs rejects once the kernel has stopped (a
  * file operation's temporary file is gone by then), not at once.
  */
-function submit(start, signal, stack, progress, counted, settleAfterStop) {
+function submit(start, signal, stack, progress, counted, settleAfterStop, complete) {
   return new Promise((resolve, reject) => {
     if (signal !== undefined && signal.aborted) {
       if (counted) counters.cancelled++
@@ -172,7 +212,7 @@ function submit(start, signal, stack, progress, counted, settleAfterStop) {
     }
     const job = {
       start, signal, stack, resolve, reject, token: null, state: 'queued', onAbort: null,
-      progress, timer: null, reported: -1, counted, settleAfterStop,
+      progress, timer: null, reported: -1, counted, settleAfterStop, complete,
     }
     // Jobs already waiting in this thread go first.
     const token = counters.queued === 0 ? native.tryStartCall() : null
@@ -256,8 +296,7 @@ function finish(job, ok, result) {
       count(job, 'failed')
       job.reject(thrown.error)
     } else if (ok) {
-      count(job, 'completed')
-      job.resolve(result)
+      succeed(job.complete, result, job.resolve, job.reject, job.counted)
     } else {
       count(job, 'failed')
       job.reject(withCallerStack(result, job.stack))
@@ -266,9 +305,12 @@ function finish(job, ok, result) {
     // Aborted while running, settled now that the kernel has stopped: rejected, unless the
     // kernel had already finished its work (a file renamed into place), which stands.
     job.state = 'settled'
-    count(job, ok ? 'completed' : 'cancelled')
-    if (ok) job.resolve(result)
-    else job.reject(abortError(job.signal))
+    if (ok) {
+      succeed(job.complete, result, job.resolve, job.reject, job.counted)
+    } else {
+      count(job, 'cancelled')
+      job.reject(abortError(job.signal))
+    }
   }
   // An aborted job was settled by abortJob already; its slot is only free now.
   pump()
