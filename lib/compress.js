@@ -77,18 +77,24 @@ function decompressOptions(options, extra = [], bounded = true) {
 }
 
 const compress = operation('compress', (input, options) => {
-  const bytes = v.bytesOf(input, 'input')
+  const source = v.sourceOf(input, 'input')
   const { format: fmt, level, signal, progress } = compressOptions(options)
-  return { signal, progress, start: async (token) => asBuffer(await native.compressBytes(bytes, fmt, level, token)) }
+  return {
+    signal,
+    progress,
+    load: v.loadSources([source], signal),
+    start: async (token, [bytes] = [source]) => asBuffer(await native.compressBytes(bytes, fmt, level, token)),
+  }
 })
 
 const decompress = operation('decompress', (input, options) => {
-  const bytes = v.bytesOf(input, 'input')
+  const source = v.sourceOf(input, 'input')
   const { format: fmt, maxOutputLength, signal, progress } = decompressOptions(options)
   return {
     signal,
     progress,
-    start: async (token) => asBuffer(await native.decompressBytes(bytes, fmt, maxOutputLength, token)),
+    load: v.loadSources([source], signal),
+    start: async (token, [bytes] = [source]) => asBuffer(await native.decompressBytes(bytes, fmt, maxOutputLength, token)),
   }
 })
 

@@ -157,12 +157,18 @@ const parseCsv = operation('parseCsv', (input, options) => {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw invalidType('input', 'of type string or an instance of Buffer or Uint8Array', input)
   }
-  const bytes = v.bytesOf(input, 'input')
+  const source = v.sourceOf(input, 'input')
   const { native: opts, signal, progress } = csvOptions(options)
   if (typeof input === 'string' && opts.encoding !== 'utf-8') {
     throw invalidValue('options.encoding', opts.encoding, 'applies to bytes (a Buffer or Uint8Array): a string is already text')
   }
-  return { signal, progress, start: (token) => native.parseCsv(bytes, opts, token), complete: (table) => withStrings(table, signal) }
+  return {
+    signal,
+    progress,
+    load: v.loadSources([source], signal),
+    start: (token, [bytes] = [source]) => native.parseCsv(bytes, opts, token),
+    complete: (table) => withStrings(table, signal),
+  }
 })
 
 /** Reads a CSV file (plain or compressed) into typed columns (docs/csv.md). */

@@ -45,17 +45,29 @@ function list(value, name) {
 }
 
 const hash = operation('hash', (input, options) => {
-  const bytes = v.bytesOf(input, 'input')
+  const source = v.sourceOf(input, 'input')
   const { algorithm, encoding, signal, progress } = hashOptions(options)
-  const inline = bytes.byteLength <= LIMITS.hash[algorithm]
-  return { signal, progress, inline, start: async (token) => encode(await native.hashBytes(bytes, algorithm, token), encoding) }
+  const inline = !v.isLongText(source) && source.byteLength <= LIMITS.hash[algorithm]
+  return {
+    signal,
+    progress,
+    inline,
+    load: v.loadSources([source], signal),
+    start: async (token, [bytes] = [source]) => encode(await native.hashBytes(bytes, algorithm, token), encoding),
+  }
 })
 
 const hashMany = operation('hashMany', (inputs, options) => {
-  const views = list(inputs, 'inputs').map((input, i) => v.bytesOf(input, `inputs[${i}]`))
+  const sources = list(inputs, 'inputs').map((input, i) => v.sourceOf(input, `inputs[${i}]`))
   const { algorithm, encoding, signal, progress } = hashOptions(options)
-  const inline = views.length <= 1 && (views.length === 0 || views[0].byteLength <= LIMITS.hash[algorithm])
-  return { signal, progress, inline, start: async (token) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding) }
+  const inline = sources.length === 0 || (sources.length === 1 && !v.isLongText(sources[0]) && sources[0].byteLength <= LIMITS.hash[algorithm])
+  return {
+    signal,
+    progress,
+    inline,
+    load: v.loadSources(sources, signal),
+    start: async (token, views = sources) => encodeEach(await native.hashMany(views, algorithm, token), algorithm, encoding),
+  }
 })
 
 const hashFile = operation('hashFile', (path, options) => {

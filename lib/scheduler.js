@@ -52,10 +52,11 @@ function withCallerStack(error, holder) {
 
 /**
  * A public operation. `prepare(...args)` checks the arguments (throwing the Node-style error
- * for a misuse) and returns `{ start, signal, inline, complete }`, where `start(token)` calls
- * one native operation with the call's CancelToken and returns its Promise, `inline` says the
- * input is tiny enough to run on this thread at once (no queue, no slot, no thread hop), and
- * the optional `complete(value)` finishes the native result on this thread (a Promise of the
+ * for a misuse) and returns `{ start, signal, inline, load, complete }`, where `start(token)`
+ * calls one native operation with the call's CancelToken and returns its Promise, `inline`
+ * says the input is tiny enough to run on this thread at once (no queue, no slot, no thread
+ * hop), the optional `load()` makes the inputs first (see loadThenSubmit), and the optional
+ * `complete(value)` finishes the native result on this thread (a Promise of the
  * call's value; the call runs until it settles, and an AbortError from it counts as
  * cancelled). The operation never throws: a bad argument is a rejected Promise, counted as
  * failed.
@@ -72,11 +73,46 @@ function operation(name, prepare) {
       }
       // An inline call's errors are made while the caller is still on the stack; a queued
       // call's are made later, from libuv, so its caller's stack is recorded now.
-      if (call.inline) return runInline(call.start, call.signal, call.progress, call.complete)
-      return submit(call.start, call.signal, captureStack(op), call.progress, COUNTED, call.settleAfterStop === true, call.complete)
+      if (call.load === undefined) {
+        if (call.inline) return runInline(call.start, call.signal, call.progress, call.complete)
+        return submit(call.start, call.signal, captureStack(op), call.progress, COUNTED, call.settleAfterStop === true, call.complete)
+      }
+      return loadThenSubmit(call, captureStack(op))
     },
   }[name]
   return op
+}
+
+/**
+ * A call whose inputs are made on this thread first (`load()`, a Promise of what `start`
+ * gets as its second argument: long strings encoded a slice at a time): running while they
+ * are made, then queued for a slot as any call. An AbortError from `load` counts it as
+ * cancelled.
+ */
+function loadThenSubmit(call, stack) {
+  if (call.signal !== undefined && call.signal.aborted) {
+    counters.cancelled++
+    return Promise.reject(abortError(call.signal))
+  }
+  counters.running++
+  let loading
+  try {
+    loading = Promise.resolve(call.load())
+  } catch (error) {
+    loading = Promise.reject(error)
+  }
+  return loading.then(
+    (loaded) => {
+      counters.running--
+      const start = (token) => call.start(token, loaded)
+      return submit(start, call.signal, stack, call.progress, COUNTED, call.settleAfterStop === true, call.complete)
+    },
+    (error) => {
+      counters.running--
+      counters[error instanceof AbortError ? 'cancelled' : 'failed']++
+      throw error
+    },
+  )
 }
 
 /**

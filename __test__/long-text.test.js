@@ -1,0 +1,151 @@
+'use strict'
+
+// Long strings (over a million UTF-16 units) given to hash, hashMany, compress, decompress and
+// parseCsv are encoded to UTF-8 a slice at a time on the JS thread, the event loop running
+// between slices. The bytes are checked against Buffer.from (surrogate pairs across piece
+// boundaries, lone surrogates), the results against node's crypto and zlib, and the slicing
+// by a clock that moves 5 ms per reading (so every piece ends a slice, whatever the machine).
+
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const zlib = require('node:zlib')
+const { describe: suite, it } = require('node:test')
+const fc = require('fast-check')
+
+const offload = require('..')
+const { encodeText } = require('../lib/validate.js')
+
+const LONG = (1 << 20) + 1
+
+/** Runs `fn` with performance.now() advancing 5 ms per call: every slice holds one piece. */
+async function withFastClock(fn) {
+  const real = performance.now
+  let t = real.call(performance)
+  performance.now = () => (t += 5)
+  try {
+    return await fn()
+  } finally {
+    delete performance.now
+    assert.equal(performance.now, real)
+  }
+}
+
+/** Counts turns of the event loop (setImmediate callbacks) until stopped. */
+function turnCounter() {
+  let turns = 0
+  let running = true
+  const tick = () => {
+    turns++
+    if (running) setImmediate(tick)
+  }
+  setImmediate(tick)
+  return {
+    get turns() {
+      return turns
+    },
+    stop() {
+      running = false
+    },
+  }
+}
+
+function delta(before, after) {
+  return {
+    completed: after.completed - before.completed,
+    failed: after.failed - before.failed,
+    cancelled: after.cancelled - before.cancelled,
+    running: after.running,
+  }
+}
+
+suite('long strings are encoded a slice at a time', () => {
+  it('property: the bytes are those of Buffer.from, for any pieces (surrogate pairs across boundaries, lone surrogates)', async () => {
+    const unit = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 6 }),
+      fc.constantFrom('\ud83d\ude00', '\ud83d', '\ude00', '\u00e9', '\u20ac', 'a', '\n', '\u0000'),
+    )
+    await fc.assert(fc.asyncProperty(fc.array(unit, { maxLength: 60 }), fc.integer({ min: 2, max: 9 }), async (parts, piece) => {
+      const text = parts.join('')
+      const got = await encodeText(text, undefined, piece)
+      assert.ok(Buffer.isBuffer(got))
+      assert.deepEqual(got, Buffer.from(text, 'utf8'))
+    }), { numRuns: 500 })
+    // A pair split exactly at the piece size, with a slice per piece.
+    const text = 'a\ud83d\ude00b'.repeat(1000)
+    assert.deepEqual(await withFastClock(() => encodeText(text, undefined, 2)), Buffer.from(text))
+    assert.equal((await encodeText('', undefined, 4)).length, 0)
+  })
+
+  it('hash, hashMany, compress, decompress and parseCsv of long strings match the references, the loop turning meanwhile', async () => {
+    const row = 'id-\u00e9\u20ac\ud83d\ude00,42,3.5,plain text\n'
+    const text = row.repeat(Math.ceil(LONG / row.length))
+    assert.ok(text.length > LONG)
+    const counter = turnCounter()
+    const before = offload.stats()
+    try {
+      await withFastClock(async () => {
+        const start = counter.turns
+        assert.equal(await offload.hash(text, { algorithm: 'sha256' }), crypto.createHash('sha256').update(text).digest('hex'))
+        // Over 16 pieces, each its own slice: the loop turned between them.
+        assert.ok(counter.turns - start >= 16, `${counter.turns - start} turns`)
+      })
+      const many = await offload.hashMany([text, 'short', Buffer.from('bytes'), text], { algorithm: 'sha512' })
+      assert.deepEqual(many, [text, 'short', 'bytes', text].map((x) => crypto.createHash('sha512').update(x).digest('hex')))
+      const gz = await offload.compress(text, { format: 'gzip' })
+      assert.equal(zlib.gunzipSync(gz).toString('utf8'), text)
+      // A long string given to decompress is its UTF-8 bytes, refused as a short one is.
+      const codeOf = (e) => e.code
+      const short = await offload.decompress('x'.repeat(100), { format: 'gzip' }).catch(codeOf)
+      assert.equal(await offload.decompress('x'.repeat(LONG), { format: 'gzip' }).catch(codeOf), short)
+      assert.equal(typeof short, 'string')
+      const csv = 'name,n,x,note\n' + text
+      const fromString = await offload.parseCsv(csv, { columns: { n: 'int32', x: 'float64', name: 'category' } })
+      const fromBytes = await offload.parseCsv(Buffer.from(csv), { columns: { n: 'int32', x: 'float64', name: 'category' } })
+      assert.equal(fromString.rows, text.length / row.length)
+      assert.deepEqual(fromString.columns.name.values, ['id-\u00e9\u20ac\ud83d\ude00'])
+      assert.deepEqual(fromString, fromBytes)
+    } finally {
+      counter.stop()
+    }
+    assert.deepEqual(delta(before, offload.stats()), { completed: 5, failed: 2, cancelled: 0, running: 0 })
+  })
+
+  it('an abort while a long string is encoded rejects with its reason, counted as cancelled, before any native work', async () => {
+    const text = 'x'.repeat(4 * LONG)
+    const before = offload.stats()
+    const controller = new AbortController()
+    let readings = 0
+    await withFastClock(async () => {
+      const real = performance.now
+      performance.now = () => {
+        if (++readings === 3) controller.abort(new Error('stop'))
+        return real()
+      }
+      await assert.rejects(
+        offload.compress(text, { format: 'zstd', signal: controller.signal }),
+        (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause.message === 'stop',
+      )
+    })
+    // Stopped at the first turn after the abort: a few readings, not the 64 pieces.
+    assert.ok(readings < 8, `${readings} readings`)
+    assert.deepEqual(delta(before, offload.stats()), { completed: 0, failed: 0, cancelled: 1, running: 0 })
+    // Already aborted: rejected at once.
+    await assert.rejects(offload.hash(text, { signal: AbortSignal.abort(new Error('early')) }), (e) => e.cause.message === 'early')
+  })
+
+  it('strings up to the limit are encoded at once, as before', async () => {
+    const text = 'y'.repeat(LONG - 1)
+    let readings = 0
+    const real = performance.now
+    performance.now = () => {
+      readings++
+      return real.call(performance)
+    }
+    try {
+      assert.equal(await offload.hash(text, { algorithm: 'sha512' }), crypto.createHash('sha512').update(text).digest('hex'))
+    } finally {
+      delete performance.now
+    }
+    assert.equal(readings, 0)
+  })
+})
