@@ -237,10 +237,12 @@ function bytesOf(input, name) {
  * a time, the event loop running between slices.
  */
 const LONG_TEXT = 1 << 20
-/** UTF-16 units encoded per piece of a long text (0.1-0.5 ms each). */
-const TEXT_PIECE = 1 << 16
+/** UTF-16 units per piece of a long text (0.1-1 ms to measure or encode each). */
+const TEXT_PIECE = 1 << 18
 /** Pieces are encoded (or copied into place) for about this long per turn of the event loop. */
 const TEXT_SLICE_MS = 4
+
+const textEncoder = new TextEncoder()
 
 /** A string too long to encode at once (see LONG_TEXT). */
 class LongText {
@@ -268,44 +270,50 @@ function throwIfAborted(signal) {
 }
 
 /**
- * The UTF-8 bytes of `text`, the same as Buffer.from(text, 'utf8'), made `pieceUnits` UTF-16
- * units at a time (never splitting a surrogate pair) for about TEXT_SLICE_MS per turn of the
- * event loop, then copied into one buffer the same way. An abort between turns rejects with
- * an AbortError carrying the signal's reason.
+ * The UTF-8 bytes of `text`, the same as Buffer.from(text, 'utf8'), in two passes of
+ * `pieceUnits` UTF-16 units at a time (never splitting a surrogate pair; at least 2), each
+ * going on for about TEXT_SLICE_MS per turn of the event loop: the pieces' byte lengths, then
+ * each piece encoded into its place in the result, whose pages are faulted in as the pieces
+ * land. (Buffer.from reads the text twice too; the turns are what differ.) An abort between
+ * turns rejects with an AbortError carrying the signal's reason.
  */
 async function encodeText(text, signal, pieceUnits = TEXT_PIECE) {
-  const pieces = []
-  let total = 0
-  let at = 0
-  let started = performance.now()
-  while (at < text.length) {
+  const ends = []
+  for (let at = 0; at < text.length;) {
     let end = Math.min(at + pieceUnits, text.length)
     const last = text.charCodeAt(end - 1)
     // A high surrogate ends the piece: it goes with the next one, which may start with its pair.
     if (end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff) end--
-    const piece = Buffer.from(text.slice(at, end), 'utf8')
-    pieces.push(piece)
-    total += piece.byteLength
+    ends.push(end)
     at = end
-    if (performance.now() - started >= TEXT_SLICE_MS) {
-      await nextTurn()
-      throwIfAborted(signal)
-      started = performance.now()
-    }
+  }
+  const turns = turnsOf(signal)
+  let total = 0
+  for (let i = 0, at = 0; i < ends.length; at = ends[i++]) {
+    total += Buffer.byteLength(text.slice(at, ends[i]), 'utf8')
+    await turns.maybe()
   }
   // Not zeroed: every byte is written below.
   const out = Buffer.allocUnsafeSlow(total)
   let offset = 0
-  for (const piece of pieces) {
-    out.set(piece, offset)
-    offset += piece.byteLength
-    if (performance.now() - started >= TEXT_SLICE_MS) {
+  for (let i = 0, at = 0; i < ends.length; at = ends[i++]) {
+    offset += textEncoder.encodeInto(text.slice(at, ends[i]), out.subarray(offset)).written
+    await turns.maybe()
+  }
+  return out
+}
+
+/** `maybe()`: a turn of the event loop once TEXT_SLICE_MS have gone by since the last. */
+function turnsOf(signal) {
+  let started = performance.now()
+  return {
+    async maybe() {
+      if (performance.now() - started < TEXT_SLICE_MS) return
       await nextTurn()
       throwIfAborted(signal)
       started = performance.now()
-    }
+    },
   }
-  return out
 }
 
 /**
