@@ -114,6 +114,8 @@ fn sort_keys<T: Element>(
         keys_to_values::<T>(piece, descending);
         cancel.advance(piece.len() as u64);
     };
+    // A key is all there is to a key: buckets of a small range can be sorted by counting.
+    let rebuild = |k: u64| T::Key::from_u64(k);
     let bits = 8 * T::Key::BYTES as u32;
     let sorted = match counted {
         Some((first, counts)) => radix_sort_counted(
@@ -124,9 +126,20 @@ fn sort_keys<T: Element>(
             &first,
             counts,
             finish,
+            Some(rebuild),
             cancel,
         ),
-        None => radix_sort(keys, &mut scratch, key, 0, bits, varying, finish, cancel),
+        None => radix_sort(
+            keys,
+            &mut scratch,
+            key,
+            0,
+            bits,
+            varying,
+            finish,
+            Some(rebuild),
+            cancel,
+        ),
     };
     // Unmapping a buffer the cache does not keep takes milliseconds: not on this thread.
     drop_in_background(scratch);
@@ -606,6 +619,7 @@ fn argsort_items<T: Element, I: Zeroable + Send + Sync + 'static>(
         bits,
         or ^ and,
         |piece| cancel.advance(piece.len() as u64),
+        None::<fn(u64) -> I>,
         cancel,
     )?;
     let mut out = FreeLater::new(try_zeroed_vec::<u32>(n, "the index array")?);
