@@ -1,10 +1,11 @@
 'use strict'
 
 // Long strings (over a million UTF-16 units) given to hash, hashMany, compress, decompress and
-// parseCsv are encoded to UTF-8 a slice at a time on the JS thread, the event loop running
-// between slices. The bytes are checked against Buffer.from (surrogate pairs across piece
-// boundaries, lone surrogates), the results against node's crypto and zlib, and the slicing
-// by a clock that moves 5 ms per reading (so every piece ends a slice, whatever the machine).
+// parseCsv, or yielded to hashStream, are encoded to UTF-8 a slice at a time on the JS thread,
+// the event loop running between slices. The bytes are checked against Buffer.from (surrogate
+// pairs across piece boundaries, lone surrogates), the results against node's crypto and zlib,
+// and the slicing by a clock that moves 5 ms per reading (so every piece ends a slice,
+// whatever the machine).
 
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
@@ -133,6 +134,46 @@ suite('long strings are encoded a slice at a time', () => {
     assert.deepEqual(delta(before, offload.stats()), { completed: 0, failed: 0, cancelled: 1, running: 0 })
     // Already aborted: rejected at once.
     await assert.rejects(offload.hash(text, { signal: AbortSignal.abort(new Error('early')) }), (e) => e.cause.message === 'early')
+  })
+
+  it('hashStream encodes a long string chunk a slice at a time too, and an abort meanwhile rejects with its reason', async () => {
+    const row = 'stream-\u00e9\ud83d\ude00,'
+    const text = row.repeat(Math.ceil(LONG / row.length))
+    async function* chunks() {
+      yield 'head,'
+      yield text
+      yield Buffer.from('middle,')
+      yield text
+      yield 'tail'
+    }
+    const expected = crypto.createHash('sha256').update('head,').update(text).update('middle,').update(text).update('tail').digest('hex')
+    const counter = turnCounter()
+    const before = offload.stats()
+    try {
+      await withFastClock(async () => {
+        const start = counter.turns
+        assert.equal(await offload.hashStream(chunks(), { algorithm: 'sha256' }), expected)
+        const pieces = Math.ceil(text.length / 2 ** 18)
+        assert.ok(counter.turns - start >= 2 * (2 * pieces - 1), `${counter.turns - start} turns for ${pieces} pieces, twice`)
+      })
+    } finally {
+      counter.stop()
+    }
+    const controller = new AbortController()
+    let readings = 0
+    await withFastClock(async () => {
+      const real = performance.now
+      performance.now = () => {
+        if (++readings === 3) controller.abort(new Error('stop'))
+        return real()
+      }
+      await assert.rejects(
+        offload.hashStream(chunks(), { signal: controller.signal }),
+        (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause.message === 'stop',
+      )
+    })
+    assert.ok(readings < 8, `${readings} readings`)
+    assert.deepEqual(delta(before, offload.stats()), { completed: 1, failed: 0, cancelled: 1, running: 0 })
   })
 
   it('strings up to the limit are encoded at once, as before', async () => {

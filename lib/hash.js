@@ -96,7 +96,8 @@ const IN_PLACE = 1 << 20
  * chunks) yields, hashed off the main thread while it arrives. An async iterable owns its
  * chunks again as soon as it is asked for the next one (a generator may refill one buffer),
  * so no chunk is read by native code after that: small chunks are copied into a batch, large
- * ones are hashed in place before the next is asked for. Counted as one call in stats().
+ * ones are hashed in place before the next is asked for. A string of over 2^20 UTF-16 units
+ * is encoded a slice at a time, as hash() does. Counted as one call in stats().
  */
 function hashStream(readable, options) {
   let prepared
@@ -170,6 +171,16 @@ async function digestOf(readable, algorithm, signal) {
       const next = await Promise.race([iterator.next(), abortion])
       if (failure !== null) throw failure
       if (next.done) break
+      const source = typeof next.value === 'string' ? v.sourceOf(next.value, 'chunk') : null
+      if (v.isLongText(source)) {
+        // Encoded a slice at a time (the loop turning between slices) while the batch before
+        // it is hashed; the bytes are ours, so they are hashed in place without a wait.
+        await flushBatch()
+        const own = await v.encodeText(source.text, controller.signal)
+        if (failure !== null) throw failure
+        await update([own])
+        continue
+      }
       const bytes = chunkBytes(next.value, 'utf8')
       if (bytes.byteLength === 0) continue
       if (bytes.byteLength >= IN_PLACE && typeof next.value !== 'string') {
