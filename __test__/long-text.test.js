@@ -50,6 +50,24 @@ function turnCounter() {
   }
 }
 
+/**
+ * Runs `call(signal)` under the fast clock, aborting with reason Error('stop') at the clock's
+ * third reading; checks the AbortError and returns how many readings were taken.
+ */
+async function rejectsOnAbortAtThirdReading(call) {
+  const controller = new AbortController()
+  let readings = 0
+  await withFastClock(async () => {
+    const fast = performance.now
+    performance.now = () => {
+      if (++readings === 3) controller.abort(new Error('stop'))
+      return fast()
+    }
+    await assert.rejects(call(controller.signal), (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause.message === 'stop')
+  })
+  return readings
+}
+
 function delta(before, after) {
   return {
     completed: after.completed - before.completed,
@@ -116,19 +134,7 @@ suite('long strings are encoded a slice at a time', () => {
   it('an abort while a long string is encoded rejects with its reason, counted as cancelled, before any native work', async () => {
     const text = 'x'.repeat(4 * LONG)
     const before = offload.stats()
-    const controller = new AbortController()
-    let readings = 0
-    await withFastClock(async () => {
-      const real = performance.now
-      performance.now = () => {
-        if (++readings === 3) controller.abort(new Error('stop'))
-        return real()
-      }
-      await assert.rejects(
-        offload.compress(text, { format: 'zstd', signal: controller.signal }),
-        (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause.message === 'stop',
-      )
-    })
+    const readings = await rejectsOnAbortAtThirdReading((signal) => offload.compress(text, { format: 'zstd', signal }))
     // Stopped at the first turn after the abort: a few readings, not one per piece (32).
     assert.ok(readings < 8, `${readings} readings`)
     assert.deepEqual(delta(before, offload.stats()), { completed: 0, failed: 0, cancelled: 1, running: 0 })
@@ -159,19 +165,7 @@ suite('long strings are encoded a slice at a time', () => {
     } finally {
       counter.stop()
     }
-    const controller = new AbortController()
-    let readings = 0
-    await withFastClock(async () => {
-      const real = performance.now
-      performance.now = () => {
-        if (++readings === 3) controller.abort(new Error('stop'))
-        return real()
-      }
-      await assert.rejects(
-        offload.hashStream(chunks(), { signal: controller.signal }),
-        (e) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause.message === 'stop',
-      )
-    })
+    const readings = await rejectsOnAbortAtThirdReading((signal) => offload.hashStream(chunks(), { signal }))
     assert.ok(readings < 8, `${readings} readings`)
     assert.deepEqual(delta(before, offload.stats()), { completed: 1, failed: 0, cancelled: 1, running: 0 })
   })

@@ -1294,6 +1294,11 @@ mod tests {
         *seed
     }
 
+    /// A uniform float in [0, 1) from [`lcg`].
+    fn unit(seed: &mut u64) -> f64 {
+        (lcg(seed) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// `place` by `digit` into `dst`, checked against a stable sort by digit.
     fn check_place<T: Copy + Send + Sync + PartialEq + std::fmt::Debug>(
         src: &[T],
@@ -1539,7 +1544,6 @@ mod tests {
         // bits below and above it, a range of 17 bits (too wide to count), and pieces short
         // enough to fit in cache; each against std's sort, `finish` seeing every key once.
         let mut seed = 5;
-        let unit = |s: &mut u64| (lcg(s) >> 11) as f64 / (1u64 << 53) as f64;
         let shapes: Vec<Vec<u64>> = vec![
             (0..1_000_000)
                 .map(|_| (unit(&mut seed).powi(8) * 1e9) as u64)
@@ -1599,7 +1603,6 @@ mod tests {
         // and `finish` seeing each element once.
         let mut seed = 11;
         let n = 600_000usize;
-        let unit = |s: &mut u64| (lcg(s) >> 11) as f64 / (1u64 << 53) as f64;
         let shapes: Vec<Vec<u64>> = vec![
             (0..n)
                 .map(|_| (unit(&mut seed) * 2e6 - 1e6).to_bits() ^ (1 << 63))
@@ -1626,7 +1629,6 @@ mod tests {
     #[test]
     fn bucket_plans_keep_key_order_for_keys_the_sample_missed() {
         let mut seed = 5;
-        let unit = |s: &mut u64| (lcg(s) >> 11) as f64 / (1u64 << 53) as f64;
         // Float keys (a few exponents hold most keys), and keys that mostly share a narrow range.
         let shapes: Vec<Vec<u64>> = vec![
             (0..300_000)
