@@ -52,7 +52,7 @@ async function main() {
   ], { reps: 5, unit: gbps })
 
   // A long string: its UTF-8 copy is made on the main thread either way; offload makes it a
-  // slice at a time (docs/contracts.md), so the loop delay is what this row shows.
+  // part at a time (docs/contracts.md), hashing each part while the next is encoded.
   const text = 'caf\u00e9,2026-12-07,\u20ac 42.50,ok\n'.repeat(((64 << 20) / QUICK) / 24)
   const textRate = (ms) => `${(Buffer.byteLength(text) / 1e6 / (ms / 1000)).toFixed(0)} MB/s (${ms.toFixed(0)} ms)`
   await compare(`hash a string of ${(text.length / 1e6).toFixed(0)}M UTF-16 units (not ASCII), SHA-256`, [

@@ -239,6 +239,11 @@ function bytesOf(input, name) {
 const LONG_TEXT = 1 << 20
 /** UTF-16 units per piece of a long text (0.1-1 ms to measure or encode each). */
 const TEXT_PIECE = 1 << 18
+/**
+ * Bytes of the parts a long text is hashed in (`encodeTextInParts`): a few ms of SHA-256, the
+ * next part encoded meanwhile.
+ */
+const TEXT_PART = 4 << 20
 /** Pieces are encoded (or copied into place) for about this long per turn of the event loop. */
 const TEXT_SLICE_MS = 4
 
@@ -279,14 +284,7 @@ function throwIfAborted(signal) {
  */
 async function encodeText(text, signal, pieceUnits = TEXT_PIECE) {
   const ends = []
-  for (let at = 0; at < text.length;) {
-    let end = Math.min(at + pieceUnits, text.length)
-    const last = text.charCodeAt(end - 1)
-    // A high surrogate ends the piece: it goes with the next one, which may start with its pair.
-    if (end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff) end--
-    ends.push(end)
-    at = end
-  }
+  for (let at = 0; at < text.length; at = ends[ends.length - 1]) ends.push(pieceEnd(text, at, pieceUnits))
   const turns = turnsOf(signal)
   let total = 0
   for (let i = 0, at = 0; i < ends.length; at = ends[i++]) {
@@ -301,6 +299,43 @@ async function encodeText(text, signal, pieceUnits = TEXT_PIECE) {
     await turns.maybe()
   }
   return out
+}
+
+/** Where the piece of at most `pieceUnits` (at least 2) UTF-16 units from `at` ends. */
+function pieceEnd(text, at, pieceUnits) {
+  const end = Math.min(at + pieceUnits, text.length)
+  const last = text.charCodeAt(end - 1)
+  // A high surrogate ends the piece: it goes with the next one, which may start with its pair.
+  return end < text.length && end - at > 1 && last >= 0xd800 && last <= 0xdbff ? end - 1 : end
+}
+
+/**
+ * The UTF-8 bytes of `text` handed to `consume` a part at a time (parts of up to `partBytes`),
+ * in one pass of `pieceUnits` UTF-16 units at a time, turning the event loop as encodeText
+ * does. Two buffers take turns: `consume(part)` may go on reading `part` after it resolves,
+ * until the next call to it resolves (so that native code hashes one part while the next is
+ * encoded); no part is written to after that. The concatenated parts are Buffer.from(text).
+ */
+async function encodeTextInParts(text, signal, consume, pieceUnits = TEXT_PIECE, partBytes = TEXT_PART) {
+  // A piece takes at most 3 bytes a unit (a pair 4 bytes for 2 units).
+  const size = Math.max(partBytes, 3 * pieceUnits)
+  const buffers = [Buffer.allocUnsafeSlow(size), null]
+  let current = 0
+  let used = 0
+  const turns = turnsOf(signal)
+  for (let at = 0; at < text.length;) {
+    const end = pieceEnd(text, at, pieceUnits)
+    if (size - used < 3 * (end - at)) {
+      await consume(buffers[current].subarray(0, used))
+      current = 1 - current
+      buffers[current] ??= Buffer.allocUnsafeSlow(size)
+      used = 0
+    }
+    used += textEncoder.encodeInto(text.slice(at, end), buffers[current].subarray(used)).written
+    at = end
+    await turns.maybe()
+  }
+  if (used > 0) await consume(buffers[current].subarray(0, used))
 }
 
 /** `maybe()`: a turn of the event loop once TEXT_SLICE_MS have gone by since the last. */
@@ -346,6 +381,7 @@ function pathOf(value, name) {
 module.exports = {
   bytesOf,
   encodeText,
+  encodeTextInParts,
   isLongText,
   loadSources,
   sourceOf,
