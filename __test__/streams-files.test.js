@@ -121,6 +121,17 @@ suite('stream inputs are native code\'s until their callback', () => {
     }
   })
 
+  it('hashStream batches many small chunks through two buffers taking turns, each untouched while it is hashed', async () => {
+    // 40 MiB of 64 KiB chunks, every one different: batches of up to 8 MiB, so each batch
+    // buffer is filled again several times; refilling one still being hashed changes the digest.
+    const chunks = Array.from({ length: 640 }, (_, i) => crypto.createHash('sha512').update(String(i)).digest().toString('hex').repeat(512).slice(0, 65536))
+      .map((text) => Buffer.from(text))
+    for (const algorithm of ['sha256', 'blake3']) {
+      const want = algorithm === 'sha256' ? crypto.createHash('sha256').update(Buffer.concat(chunks)).digest('hex') : await offload.hash(Buffer.concat(chunks))
+      assert.equal(await offload.hashStream(Readable.from(chunks), { algorithm }), want, algorithm)
+    }
+  })
+
   it('a chunk transferred away and collected while native code reads it does not crash the process', () => {
     const code = `
       const offload = require('.')
