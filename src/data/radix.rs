@@ -1109,18 +1109,25 @@ where
             // Every write is checked against the end of its digit's range: a source that
             // changes under us (JS writing to an input it handed over) could count differently
             // now than in the counting pass, and must never make us write out of bounds.
-            for (i, x) in chunk.iter().enumerate() {
-                if i % POLL_EVERY == 0 {
-                    cancel.check()?;
+            // A block's digits are found first, as in `place_streaming`.
+            let mut digits = [0u32; CLASSIFY];
+            for part in chunk.chunks(POLL_EVERY) {
+                cancel.check()?;
+                for block in part.chunks(CLASSIFY) {
+                    for (slot, x) in digits.iter_mut().zip(block) {
+                        *slot = digit(x) as u32;
+                    }
+                    for (x, &d) in block.iter().zip(&digits) {
+                        let d = d as usize;
+                        let at = off[d];
+                        if at >= n || at >= ends[d] {
+                            return Err(input_modified());
+                        }
+                        // SAFETY: `at < n`, and the offsets give each chunk ranges of its own.
+                        unsafe { out.ptr().add(at).write(*x) };
+                        off[d] = at + 1;
+                    }
                 }
-                let d = digit(x);
-                let at = off[d];
-                if at >= n || at >= ends[d] {
-                    return Err(input_modified());
-                }
-                // SAFETY: `at < n`, and the offsets give each chunk ranges of its own.
-                unsafe { out.ptr().add(at).write(*x) };
-                off[d] = at + 1;
             }
             Ok(())
         })?;
@@ -1360,6 +1367,22 @@ mod tests {
         let mut dst = vec![0u64; 10];
         let counts = vec![vec![11usize]];
         assert!(place(&src64[..10], &mut dst, 10, |_| 0, counts, &Cancel::new()).is_err());
+        // Counts that add up but not per digit (a source changed since it was counted): the
+        // write past its digit's range is refused, by the plain loop and the streamed one.
+        for radix in [2, STREAM_FROM] {
+            let mut dst = vec![0u64; 1000];
+            let mut counts = vec![vec![0usize; radix]];
+            counts[0][..2].copy_from_slice(&[500, 500]);
+            let result = place(
+                &src64[..1000],
+                &mut dst,
+                1000,
+                |_| 0,
+                counts,
+                &Cancel::new(),
+            );
+            assert!(result.is_err(), "radix {radix}");
+        }
     }
 
     #[test]
