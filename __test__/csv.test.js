@@ -210,6 +210,32 @@ suite('parseCsv: large files, chunked on every core', () => {
     }
   })
 
+  it('a category column of many distinct values over many chunks: one dictionary in order of first appearance', async () => {
+    // 150,000 distinct values (the join then splits them into shards by hash), each chunk
+    // seeing some values first and others again; missing values among them.
+    const n = 600_000
+    const lines = ['id,c']
+    for (let i = 0; i < n; i++) lines.push(`${i},${i % 101 === 0 ? 'NA' : `w${(i * 7919) % 150_000}${i % 3 === 0 ? 'é' : ''}`}`)
+    const text = lines.join('\n')
+    const order = new Map()
+    const want = new Uint32Array(n)
+    for (let i = 0; i < n; i++) {
+      const v = lines[i + 1].slice(lines[i + 1].indexOf(',') + 1)
+      if (v === 'NA') {
+        want[i] = 0xffffffff
+        continue
+      }
+      if (!order.has(v)) order.set(v, order.size)
+      want[i] = order.get(v)
+    }
+    assert.ok(order.size > 100_000, `${order.size}`)
+    for (const input of [text, Buffer.from(text)]) {
+      const t = await offload.parseCsv(input, { types: { c: 'category' }, nullValues: ['NA'] })
+      assert.deepEqual(t.columns.c.values, [...order.keys()])
+      assert.deepEqual(t.columns.c.codes, want)
+    }
+  })
+
   it('long string lists are made a slice at a time, the event loop running between slices; an abort stops them', async () => {
     const native = require('../lib/native.js')
     const real = native.fillStrings

@@ -130,7 +130,7 @@ pub unsafe trait Zeroable: Copy {}
 macro_rules! zeroable {
     ($($t:ty),*) => {$(unsafe impl Zeroable for $t {})*};
 }
-zeroable!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
+zeroable!(u8, u16, u32, u64, usize, i8, i16, i32, i64, f32, f64);
 
 /// A zero-filled vector, allocated fallibly. The zeroing is lazy (fresh pages from the OS read as
 /// zero), so this costs nothing until the memory is written, unlike `vec![0; n]` after a

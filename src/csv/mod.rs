@@ -8,6 +8,7 @@
 //! after its first line break outside quotes. A second parallel pass parses each chunk's
 //! records into columns of its own, and the columns are joined in order.
 
+mod dictionary;
 pub mod parse;
 pub mod source;
 pub mod value;

@@ -1,16 +1,15 @@
 //! The parser: records into per-chunk columns, chunks in parallel, columns joined in order.
 
-use std::hash::BuildHasher;
-
 use hashbrown::{DefaultHashBuilder, HashTable};
 use memchr::{memchr, memchr2};
 use rayon::prelude::*;
 
+use super::dictionary::{join_dictionaries, kept_hash, spread, Joined};
 use super::source::{decode_all, Pull};
 use super::value::{boolean, iso_date, js_bigint, js_integer, looks_like_date, number};
 use super::{csv_error, Column, ColumnType, Options, Table, Texts};
 use crate::cancel::Cancel;
-use crate::error::{check_allocation, KernelError};
+use crate::error::KernelError;
 
 /// A field's bytes in the input; `escaped` when quoted with doubled quotes inside to undo.
 #[derive(Clone, Copy, Debug)]
@@ -336,33 +335,11 @@ impl Interner {
         }
     }
 
-    /// The table's hash from the 32 bits kept, spread over all 64 (hashbrown takes a bucket
-    /// from the low bits and a tag from the top seven).
-    #[inline(always)]
-    fn spread(kept: u32) -> u64 {
-        u64::from(kept).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-
-    /// Room for `more` new values without growing the table.
-    fn try_reserve(&mut self, more: usize) -> Result<(), KernelError> {
-        let what = "a category column's dictionary";
-        // Eight bytes an entry and one of control, at the table's load of 7/8.
-        check_allocation(more as u128 * 11, what)?;
-        self.table
-            .try_reserve(more, |&(_, kept)| Self::spread(kept))
-            .map_err(|_| {
-                KernelError::OutOfMemory(format!(
-                    "Cannot allocate {what}: {more} values do not fit in memory"
-                ))
-            })
-    }
-
     /// The code of `t`, added when new if `may_add(values so far)` (else None).
     #[inline]
     fn code(&mut self, t: &[u8], may_add: impl FnOnce(usize) -> bool) -> Option<u32> {
-        let full = self.hasher.hash_one(t);
-        let kept = (full >> 32) as u32 ^ full as u32;
-        let hash = Self::spread(kept);
+        let kept = kept_hash(&self.hasher, t);
+        let hash = spread(kept);
         let values = &self.values;
         if let Some(&(code, _)) = self.table.find(hash, |&(c, k)| {
             k == kept && values.get(c as usize) == Some(t)
@@ -375,7 +352,7 @@ impl Interner {
         let code = self.values.len() as u32;
         self.values.push(t);
         self.table
-            .insert_unique(hash, (code, kept), |&(_, k)| Self::spread(k));
+            .insert_unique(hash, (code, kept), |&(_, k)| spread(k));
         Some(code)
     }
 }
@@ -1110,38 +1087,21 @@ fn join_categories(
     if parts.iter().any(|p| matches!(p, CategoryPart::Strings(_))) {
         return Ok(as_strings(&codes, parts));
     }
-    let mut words = Interner::new();
-    // At least the largest part's values, at most all of them: room for four parts' worth
-    // (a table grows from its kept hash bits, without reading texts, when that is too little).
-    let sizes = parts.iter().map(|p| match p {
-        CategoryPart::Codes { values, .. } => values.len(),
-        CategoryPart::Strings(_) => 0,
-    });
-    let largest = sizes.clone().max().unwrap_or(0);
-    words.try_reserve(sizes.sum::<usize>().min(4 * largest))?;
-    let mut maps: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
-    for part in &parts {
-        let CategoryPart::Codes { values: own, .. } = part else {
-            unreachable!("checked above")
-        };
-        let mut map = Vec::new();
-        crate::error::try_reserve(&mut map, own.len(), "a category column")?;
-        for i in 0..own.len() {
-            // Polled every few thousand values: a join of millions of distinct values takes
-            // a while.
-            if i % 8192 == 8191 {
-                cancel.check()?;
-            }
-            let t = own.get(i).expect("a value");
-            map.push(words.code(t, |_| true).expect("always added"));
-        }
-        maps.push(map);
-    }
-    let Interner { values, table, .. } = words;
-    drop(table);
-    if may_fall_back && (values.len() > MAX_CATEGORIES || values.len() * 16 > rows) {
+    let dicts: Vec<&Texts> = parts
+        .iter()
+        .map(|p| match p {
+            CategoryPart::Codes { values, .. } => values,
+            CategoryPart::Strings(_) => unreachable!("checked above"),
+        })
+        .collect();
+    let max_values = if may_fall_back {
+        MAX_CATEGORIES.min(rows / 16)
+    } else {
+        usize::MAX
+    };
+    let Some(Joined { values, maps }) = join_dictionaries(&dicts, max_values, cancel)? else {
         return Ok(as_strings(&codes, parts));
-    }
+    };
     // The parts' codes lie one after another: each is remapped where it is, side by side.
     let mut pieces: Vec<(&mut [u32], &Vec<u32>)> = Vec::with_capacity(parts.len());
     let mut rest: &mut [u32] = &mut codes;
@@ -1831,13 +1791,5 @@ mod tests {
         // The empty text, and a new text once added is found.
         assert_eq!(words.code(b"", |_| true), Some(50_000));
         assert_eq!(words.code(b"v1", |_| true), words.code(b"v1", |_| false));
-        // A reserved table holds what it reserved, and finds the same codes.
-        let mut reserved = Interner::new();
-        reserved.try_reserve(50_001).unwrap();
-        let capacity = reserved.table.capacity();
-        for i in 0..50_000u32 {
-            assert_eq!(reserved.code(&text(i), |_| true), Some(i));
-        }
-        assert_eq!(reserved.table.capacity(), capacity, "it never grew");
     }
 }
