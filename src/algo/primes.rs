@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use crate::cancel::Cancel;
 use crate::error::{check_allocation, try_reserve, try_zeroed_vec, KernelError};
 use crate::reaper::FreeLater;
+use crate::simd::Level;
 
 /// The residues coprime to 30, one per bit of a byte.
 const RES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
@@ -389,8 +390,8 @@ fn patterns() -> &'static [(usize, Vec<u8>)] {
 }
 
 /// Starts a chunk (its first byte `seg_base`) with the pre-sieve groups crossed off: each
-/// block is the OR of every group's pattern, in one pass.
-fn presieve(seg: &mut [u8], seg_base: u64) {
+/// block is the OR of every group's pattern, in one pass (`kernels.or_patterns`).
+fn presieve(seg: &mut [u8], seg_base: u64, kernels: SegmentKernels) {
     let patterns = patterns();
     for (b, block) in seg.chunks_mut(PRESIEVE_BLOCK).enumerate() {
         let at = seg_base + (b * PRESIEVE_BLOCK) as u64;
@@ -400,7 +401,7 @@ fn presieve(seg: &mut [u8], seg_base: u64) {
             let phase = (at % *period as u64) as usize;
             &pattern[phase..phase + len]
         });
-        or_patterns(block, &starts);
+        (kernels.or_patterns)(block, &starts);
     }
     if seg_base == 0 {
         // 1 is not prime; the pre-sieve primes are (all in the first 6 bytes).
@@ -411,9 +412,63 @@ fn presieve(seg: &mut [u8], seg_base: u64) {
     }
 }
 
+/// The pattern slices a pre-sieve block is the OR of, one per group.
+type Patterns<'a> = [&'a [u8]; PRESIEVE.len()];
+
+/// The per-segment loops that are not crossing off, compiled for the CPU's vectors: the
+/// baseline build ORs the pre-sieve 16 bytes at a time and has no popcnt instruction (its
+/// `count_ones` is a dozen SSE2 steps per 16 bytes). In `countPrimes(1e10)` on a Zen 3 they
+/// took 15% of the CPU time in the baseline build and 8% compiled for AVX2, the crossing off
+/// the same (so the whole count about 7% less CPU time).
+#[derive(Clone, Copy)]
+struct SegmentKernels {
+    or_patterns: fn(&mut [u8], &Patterns),
+    count_free: fn(&[u8]) -> u64,
+}
+
+impl SegmentKernels {
+    fn for_level(level: Level) -> Self {
+        match level {
+            // SAFETY (both): `Level::detect` saw AVX2 on this CPU (AVX-512 CPUs have it too).
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 | Level::Avx512 => SegmentKernels {
+                or_patterns: |out, pats| unsafe { or_patterns_avx2(out, pats) },
+                count_free: |seg| unsafe { count_free_avx2(seg) },
+            },
+            _ => SegmentKernels {
+                or_patterns,
+                count_free,
+            },
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn or_patterns_avx2(out: &mut [u8], pats: &Patterns) {
+    or_patterns(out, pats)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn count_free_avx2(seg: &[u8]) -> u64 {
+    count_free(seg)
+}
+
+/// The clear bits of `seg` (its primes), 8 bytes at a time (vectorised).
+#[inline(always)]
+fn count_free(seg: &[u8]) -> u64 {
+    let words = seg.chunks_exact(8);
+    let tail = words.remainder();
+    words
+        .map(|w| (!u64::from_le_bytes(w.try_into().unwrap())).count_ones() as u64)
+        .sum::<u64>()
+        + tail.iter().map(|b| b.count_zeros() as u64).sum::<u64>()
+}
+
 /// `out[i] = OR of pats[g][i]`, 32 bytes at a time (vectorised).
 #[inline(always)]
-fn or_patterns(out: &mut [u8], pats: &[&[u8]; PRESIEVE.len()]) {
+fn or_patterns(out: &mut [u8], pats: &Patterns) {
     const W: usize = 32;
     let whole = out.len() / W * W;
     for b in (0..whole).step_by(W) {
@@ -530,10 +585,11 @@ struct Sieve {
     /// Primes from FIRST_SIEVING up to sqrt(n).
     sieving: Vec<u32>,
     geo: Geometry,
+    kernels: SegmentKernels,
 }
 
 impl Sieve {
-    fn new(n: u64, geo: Geometry, cancel: &Cancel) -> Result<Self, KernelError> {
+    fn new(n: u64, geo: Geometry, level: Level, cancel: &Cancel) -> Result<Self, KernelError> {
         let mut sieving = odd_primes_up_to(isqrt(n), cancel)?;
         sieving.retain(|&p| p >= FIRST_SIEVING);
         Ok(Sieve {
@@ -541,6 +597,7 @@ impl Sieve {
             last_byte: n / 30,
             sieving,
             geo,
+            kernels: SegmentKernels::for_level(level),
         })
     }
 
@@ -618,7 +675,11 @@ impl Sieve {
                 pending.pop();
             }
             for at in (0..geo.seg).step_by(geo.chunk) {
-                presieve(&mut seg[at..at + geo.chunk], seg_base + at as u64);
+                presieve(
+                    &mut seg[at..at + geo.chunk],
+                    seg_base + at as u64,
+                    self.kernels,
+                );
                 // The chunk's spare bytes are the next chunk's first, which its pre-sieve
                 // then overwrites.
                 small.cross(&mut seg[at..at + geo.chunk + 8]);
@@ -697,10 +758,15 @@ const SMALL: [u32; 3] = [2, 3, 5];
 
 /// π(n): the number of primes <= n, for n up to 2^53 - 1.
 pub fn count_primes(n: u64, cancel: &Cancel) -> Result<u64, KernelError> {
-    count_primes_with(n, geometry(n), cancel)
+    count_primes_with(n, geometry(n), Level::detect(), cancel)
 }
 
-fn count_primes_with(n: u64, geo: Geometry, cancel: &Cancel) -> Result<u64, KernelError> {
+fn count_primes_with(
+    n: u64,
+    geo: Geometry,
+    level: Level,
+    cancel: &Cancel,
+) -> Result<u64, KernelError> {
     check_n(n, MAX_N)?;
     let small = SMALL.iter().filter(|&&p| p as u64 <= n).count() as u64;
     if n < 7 {
@@ -708,7 +774,8 @@ fn count_primes_with(n: u64, geo: Geometry, cancel: &Cancel) -> Result<u64, Kern
     }
     // Progress: numbers sieved (of n; the last segment may count a little past it).
     cancel.set_total(n);
-    let sieve = Sieve::new(n, geo, cancel)?;
+    let sieve = Sieve::new(n, geo, level, cancel)?;
+    let count_free = sieve.kernels.count_free;
     let sieved: u64 = sieve
         .runs()
         .into_par_iter()
@@ -716,10 +783,7 @@ fn count_primes_with(n: u64, geo: Geometry, cancel: &Cancel) -> Result<u64, Kern
             let mut count = 0u64;
             sieve.run(from, to, cancel, |_, seg| {
                 cancel.advance(30 * seg.len() as u64);
-                count += seg
-                    .chunks_exact(8)
-                    .map(|w| (!u64::from_le_bytes(w.try_into().unwrap())).count_ones() as u64)
-                    .sum::<u64>();
+                count += count_free(seg);
                 Ok(())
             })?;
             Ok(count)
@@ -753,7 +817,7 @@ pub fn primes(n: u64, cancel: &Cancel) -> Result<Vec<u32>, KernelError> {
     let estimate = 1.25506 * n as f64 / (n as f64).ln();
     check_allocation(estimate as u128 * 4, "the primes")?;
     cancel.set_total(n);
-    let sieve = Sieve::new(n, geometry(n), cancel)?;
+    let sieve = Sieve::new(n, geometry(n), Level::detect(), cancel)?;
     // Each run's primes; freed in the background (an aborted call returns at once).
     let parts: Vec<FreeLater<u32>> = sieve
         .runs()
@@ -921,18 +985,50 @@ mod tests {
         for (chunk, chunks) in [(16 << 10, 4), (32 << 10, 6), (48 << 10, 16), (64 << 10, 16)] {
             let geo = Geometry::new(chunk, chunks);
             let ends = [3 * geo.span() + 29, geo.span() + 29, geo.span() - 1];
-            for n in [30_000_000, 26_569, 27_889, 27_890]
-                .into_iter()
-                .chain(ends.into_iter().filter(|&n| n <= 30_000_000))
-            {
-                let want = reference.partition_point(|&p| p as u64 <= n);
-                let got = count_primes_with(n, geo, &c).unwrap() as usize;
-                assert_eq!(got, want, "pi({n}) in chunks of {chunk}");
+            for level in Level::available() {
+                for n in [30_000_000, 26_569, 27_889, 27_890]
+                    .into_iter()
+                    .chain(ends.into_iter().filter(|&n| n <= 30_000_000))
+                {
+                    let want = reference.partition_point(|&p| p as u64 <= n);
+                    let got = count_primes_with(n, geo, level, &c).unwrap() as usize;
+                    assert_eq!(got, want, "pi({n}) in chunks of {chunk}, {level:?}");
+                }
             }
             assert_eq!(
-                count_primes_with(1_000_000_000, geo, &c).unwrap(),
+                count_primes_with(1_000_000_000, geo, Level::detect(), &c).unwrap(),
                 50_847_534
             );
+        }
+    }
+
+    #[test]
+    fn segment_kernels_agree_with_their_definition_at_every_level() {
+        // Random bytes (xorshift), at lengths around the vector widths and odd offsets.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let bytes: Vec<u8> = (0..PRESIEVE.len() * 5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly set bits, as in a sieved segment.
+                (x as u8) | ((x >> 8) as u8)
+            })
+            .collect();
+        for level in Level::available() {
+            let kernels = SegmentKernels::for_level(level);
+            for len in [0, 1, 7, 8, 31, 32, 33, 64, 100, 4095, 4096] {
+                let pats: Patterns = std::array::from_fn(|g| &bytes[g * 5000 + g..][..len]);
+                let mut out = vec![0u8; len];
+                (kernels.or_patterns)(&mut out, &pats);
+                let want: Vec<u8> = (0..len)
+                    .map(|i| pats.iter().fold(0, |acc, p| acc | p[i]))
+                    .collect();
+                assert_eq!(out, want, "or_patterns of {len} bytes, {level:?}");
+                let seg = &bytes[3..3 + len];
+                let zeros: u64 = seg.iter().map(|b| b.count_zeros() as u64).sum();
+                assert_eq!((kernels.count_free)(seg), zeros, "{len} bytes, {level:?}");
+            }
         }
     }
 
