@@ -119,13 +119,14 @@ fn geometry(n: u64) -> Geometry {
 
 /// Chunks per segment, primesieve's rule for its sieve: a segment of about 2 sqrt(n) bytes
 /// (the medium primes' visits per segment get fewer as the segment grows), within the largest
-/// power of two below the L2 cache per core, and at most 16 chunks; but at least 4 (fewer were
-/// 10-20% slower at 1e9 here). On a Zen 3 (32 KiB L1, 512 KiB L2, one thread): 6 chunks at
-/// 1e10 and 8 at 1e11, where the medium primes took 5-15% less time than in 4.
+/// power of two up to the L2 cache per core, and at most 16 chunks; but at least 4 (fewer were
+/// 10-20% slower at 1e9 here). On a Zen 3 (32 KiB L1, 512 KiB L2): 6 chunks at 1e10, where
+/// the medium primes took 5-15% less time than in 4, and 16 (the whole L2) at 1e11, where
+/// `countPrimes` took 10.0-10.8 s against 11.1-11.7 s in 8 chunks (half the L2), alternating.
 fn segment_chunks(n: u64, chunk: usize, l2_per_core: Option<usize>) -> usize {
     let most = match l2_per_core {
-        Some(l2) if l2 > 1 => {
-            ((1usize << (usize::BITS - 1 - (l2 - 1).leading_zeros())) / chunk).clamp(4, 16)
+        Some(l2) if l2 > 0 => {
+            ((1usize << (usize::BITS - 1 - l2.leading_zeros())) / chunk).clamp(4, 16)
         }
         _ => 4,
     };
@@ -982,7 +983,13 @@ mod tests {
         // The sizes machines get (L1 of 16 to 64 KiB), with their own small-prime limits.
         let c = Cancel::new();
         let reference = plain(30_000_000);
-        for (chunk, chunks) in [(16 << 10, 4), (32 << 10, 6), (48 << 10, 16), (64 << 10, 16)] {
+        for (chunk, chunks) in [
+            (16 << 10, 4),
+            (32 << 10, 6),
+            (32 << 10, 16),
+            (48 << 10, 16),
+            (64 << 10, 16),
+        ] {
             let geo = Geometry::new(chunk, chunks);
             let ends = [3 * geo.span() + 29, geo.span() + 29, geo.span() - 1];
             for level in Level::available() {
@@ -1035,10 +1042,15 @@ mod tests {
     #[test]
     fn segments_grow_with_n_within_the_l2_cache() {
         let (k32, k48) = (32 << 10, 48 << 10);
-        // Zen 3: 512 KiB of L2 per core, so at most 256 KiB (8 chunks of 32 KiB).
+        // Zen 3: 512 KiB of L2 per core, so at most 16 chunks of 32 KiB.
         assert_eq!(segment_chunks(1_000_000_000, k32, Some(512 << 10)), 4);
         assert_eq!(segment_chunks(10_000_000_000, k32, Some(512 << 10)), 6);
-        assert_eq!(segment_chunks(100_000_000_000, k32, Some(512 << 10)), 8);
+        assert_eq!(segment_chunks(30_000_000_000, k32, Some(512 << 10)), 10);
+        assert_eq!(segment_chunks(100_000_000_000, k32, Some(512 << 10)), 16);
+        // 256 KiB of L2 (Skylake clients): 8 chunks; 1.25 MiB (Ice Lake servers): 1 MiB.
+        assert_eq!(segment_chunks(100_000_000_000, k32, Some(256 << 10)), 8);
+        assert_eq!(segment_chunks(1 << 52, k48, Some(1280 << 10)), 16);
+        assert_eq!(segment_chunks(1 << 52, 64 << 10, Some(1280 << 10)), 16);
         // 2 MiB of L2: at most 16 chunks.
         assert_eq!(segment_chunks(100_000_000_000, k48, Some(2 << 20)), 12);
         assert_eq!(segment_chunks(1 << 52, k48, Some(2 << 20)), 16);
