@@ -10,7 +10,9 @@
 //! Most blocks hold neither NaN nor an infinity, so each is first read by a loop without a
 //! per-element NaN test (compiled for AVX2 and AVX-512 where the CPU has them, 32 lanes); a
 //! block whose sum comes out non-finite is read again by the NaN-aware loop. Both compute the
-//! same exact rounding error per addition, so the compensated sum is the same either way.
+//! same exact rounding error per addition, so the compensated sum is the same either way
+//! (where the CPU has FMA, some of the wide loop's subtractions run on the FMA units as
+//! `fma(b, -1, a)`, which rounds as `a - b` does).
 
 use rayon::prelude::*;
 
@@ -113,6 +115,18 @@ fn two_sum(s: f64, c: f64, x: f64) -> (f64, f64) {
     (t, c + ((s - (t - back)) + (x - back)))
 }
 
+/// `two_sum` with three of its subtractions done as `fma(b, -1, a)`, which rounds exactly as
+/// `a - b` does: the same results, but the work is shared between the CPU's FMA units and its
+/// adders (AMD's Zen cores have separate ones, and the loop is bound by the adders otherwise).
+/// `minus_one` must be -1.0, passed in opaque so that the compiler keeps the FMAs.
+#[inline(always)]
+fn two_sum_fused(s: f64, c: f64, x: f64, minus_one: f64) -> (f64, f64) {
+    let t = s + x;
+    let back = s.mul_add(minus_one, t); // t - s
+    let kept = back.mul_add(minus_one, t); // t - back
+    (t, c + (kept.mul_add(minus_one, s) + (x - back)))
+}
+
 /// Adds `x` to the running sum `s` with compensation `c` (Neumaier's variant of Kahan).
 #[inline(always)]
 fn neumaier(s: f64, c: f64, x: f64) -> (f64, f64) {
@@ -131,8 +145,17 @@ const WIDE_LANES: usize = 32;
 
 /// `block` for a block without NaN or infinity (the common case): no per-element NaN test, and
 /// the deviations read without one. Falls back to `block` when the sum is not finite.
+/// With `FMA` (only where the CPU has it) the sum's subtractions use the FMA units too.
 #[inline(always)]
-fn block_finite<T: Element, const L: usize>(values: &[T]) -> Partial {
+fn block_finite<T: Element, const L: usize, const FMA: bool>(values: &[T]) -> Partial {
+    let minus_one = std::hint::black_box(-1.0f64);
+    let add = |s: f64, c: f64, x: f64| {
+        if FMA {
+            two_sum_fused(s, c, x, minus_one)
+        } else {
+            two_sum(s, c, x)
+        }
+    };
     let mut sum = [0.0f64; L];
     let mut comp = [0.0f64; L];
     let mut min = [f64::INFINITY; L];
@@ -143,14 +166,14 @@ fn block_finite<T: Element, const L: usize>(values: &[T]) -> Partial {
             let x = c[l].to_f64();
             min[l] = if x < min[l] { x } else { min[l] };
             max[l] = if x > max[l] { x } else { max[l] };
-            (sum[l], comp[l]) = two_sum(sum[l], comp[l], x);
+            (sum[l], comp[l]) = add(sum[l], comp[l], x);
         }
     }
     for (l, v) in chunks.remainder().iter().enumerate() {
         let x = v.to_f64();
         min[l] = if x < min[l] { x } else { min[l] };
         max[l] = if x > max[l] { x } else { max[l] };
-        (sum[l], comp[l]) = two_sum(sum[l], comp[l], x);
+        (sum[l], comp[l]) = add(sum[l], comp[l], x);
     }
     let (mut s, mut c) = (0.0, comp.iter().sum::<f64>());
     for x in sum {
@@ -193,26 +216,48 @@ fn block_finite<T: Element, const L: usize>(values: &[T]) -> Partial {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn block_avx2<T: Element>(values: &[T]) -> Partial {
-    block_finite::<T, WIDE_LANES>(values)
+    block_finite::<T, WIDE_LANES, false>(values)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_avx2_fma<T: Element>(values: &[T]) -> Partial {
+    block_finite::<T, WIDE_LANES, true>(values)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn block_avx512<T: Element>(values: &[T]) -> Partial {
-    block_finite::<T, WIDE_LANES>(values)
+    block_finite::<T, WIDE_LANES, false>(values)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn block_avx512_fma<T: Element>(values: &[T]) -> Partial {
+    block_finite::<T, WIDE_LANES, true>(values)
 }
 
 /// The block summary compiled for `level`, which the CPU must support.
 fn block_for<T: Element>(level: Level) -> fn(&[T]) -> Partial {
     match level {
         // SAFETY (both): `Level::detect` saw the feature on this CPU.
+        // (and FMA where the CPU has it: every AVX-512 CPU, nearly every AVX2 one)
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 if std::arch::is_x86_feature_detected!("fma") => {
+            |v| unsafe { block_avx512_fma(v) }
+        }
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => |v| unsafe { block_avx512(v) },
         #[cfg(target_arch = "x86_64")]
+        Level::Avx2 if std::arch::is_x86_feature_detected!("fma") => {
+            |v| unsafe { block_avx2_fma(v) }
+        }
+        #[cfg(target_arch = "x86_64")]
         Level::Avx2 => |v| unsafe { block_avx2(v) },
-        // NEON's 32 registers hold the finite loop's 8 lanes (4 vectors per accumulator).
+        // NEON's 32 registers hold the finite loop's 8 lanes (4 vectors per accumulator);
+        // its FMA and add share pipes, so the plain subtractions.
         #[cfg(target_arch = "aarch64")]
-        _ => block_finite::<T, 8>,
+        _ => block_finite::<T, 8, false>,
         // With 16 SSE2 registers the wide loop spills; the 8-lane one is faster there.
         #[cfg(not(target_arch = "aarch64"))]
         _ => block,
@@ -384,6 +429,40 @@ mod tests {
             );
         }
         s
+    }
+
+    #[test]
+    fn fused_two_sum_rounds_as_two_sum() {
+        // Values over 30 orders of magnitude, both signs: every sum and compensation bit-equal.
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let unit = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.3;
+            unit * 10f64.powi(((seed >> 3) % 30) as i32 - 15)
+        };
+        let v: Vec<f64> = (0..40_000).map(|_| next()).collect();
+        let (mut a, mut b) = ((0.0, 0.0), (0.0, 0.0));
+        for &x in &v {
+            a = two_sum(a.0, a.1, x);
+            b = two_sum_fused(b.0, b.1, x, -1.0);
+            assert_eq!(
+                (a.0.to_bits(), a.1.to_bits()),
+                (b.0.to_bits(), b.1.to_bits())
+            );
+        }
+        // The block loops with and without FMA, where this CPU has both.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            for block in v.chunks(4096 + 37) {
+                // SAFETY: the CPU has AVX2 and FMA.
+                let (p, q) = unsafe { (block_avx2(block), block_avx2_fma(block)) };
+                assert_eq!((p.sum, p.comp, p.min, p.max), (q.sum, q.comp, q.min, q.max));
+                assert_eq!((p.mean, p.m2), (q.mean, q.m2));
+            }
+        }
     }
 
     #[test]
