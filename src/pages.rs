@@ -157,6 +157,36 @@ impl<T: Zeroable> ZeroedBuffer<T> {
     }
 }
 
+/// Asks Linux to back a fresh buffer (at least 4 MiB) with 2 MiB pages where it can, as numpy
+/// does for every large array: one fault then maps 512 times as much memory, and stores spread
+/// over the buffer miss the TLB less. Under the usual `madvise` setting of transparent huge
+/// pages a buffer gets them only when asked. A 2048 x 64 x 2048 float64 product (32 MiB
+/// result, populated first): 18-20 ms with 4 KiB pages, 8-13 ms with 2 MiB ones (Zen 4).
+/// Only for buffers that are written whole (a half-used huge page wastes the rest); blur's
+/// 33 MB output, not populated first, measured no different. Elsewhere, or when the system
+/// says no, nothing changes.
+pub fn prefer_huge_pages<T: Zeroable>(buf: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = std::mem::size_of_val(buf);
+        if bytes < MAP_FROM {
+            return;
+        }
+        // Only the 2 MiB blocks wholly inside `buf`: the advice covers whole pages of the
+        // mapping, and memory outside `buf` is not this call's to change.
+        let start = (buf.as_mut_ptr() as usize).next_multiple_of(HUGE);
+        let end = (buf.as_mut_ptr() as usize + bytes) & !(HUGE - 1);
+        if end > start {
+            // SAFETY: whole pages inside `buf`, which this call borrows mutably; the advice
+            // changes no byte of their contents.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}
+
 /// Faults in the pages of a fresh buffer (at least 4 MiB) before a kernel fills it, from every
 /// thread of the current rayon pool, with Linux's `MADV_POPULATE_WRITE` (5.14 and later): the
 /// kernel maps each 4 KiB page in a loop instead of taking a fault per page while the kernel's
@@ -176,6 +206,7 @@ pub fn populate<T: Zeroable>(buf: &mut [T]) {
         if bytes < MAP_FROM || UNSUPPORTED.load(Ordering::Relaxed) {
             return;
         }
+        prefer_huge_pages(buf);
         let start = (buf.as_mut_ptr() as usize).next_multiple_of(PAGE);
         let end = (buf.as_mut_ptr() as usize + bytes) & !(PAGE - 1);
         let pieces = (end - start).div_ceil(PIECE);
@@ -287,6 +318,48 @@ mod tests {
         fresh.iter_mut().for_each(|x| *x = 1);
         assert!(likely_resident(&fresh));
         assert!(!likely_resident::<u64>(&[]));
+    }
+
+    #[test]
+    fn huge_pages_are_asked_for_and_change_no_byte() {
+        // An offset start and an odd length: the advice covers 2 MiB blocks inside the buffer.
+        let mut written: Vec<u32> = (0..(9 << 20) / 4 + 5).collect();
+        prefer_huge_pages(&mut written[3..]);
+        assert!(written.iter().enumerate().all(|(i, &x)| x == i as u32));
+        prefer_huge_pages::<u8>(&mut []);
+        prefer_huge_pages(&mut [0u8; 4096]);
+        #[cfg(target_os = "linux")]
+        {
+            // The kernel marks the mapping eligible (whether it then finds free huge pages is
+            // up to it), unless transparent huge pages are off or not built in.
+            let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+                .unwrap_or_default();
+            if mode.contains("[always]") || mode.contains("[madvise]") {
+                let middle = written.as_ptr() as usize + std::mem::size_of_val(&written[..]) / 2;
+                let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+                let mut inside = false;
+                let mut eligible = None;
+                for line in smaps.lines() {
+                    if let Some((range, _)) = line.split_once(' ') {
+                        if let Some((from, to)) = range.split_once('-') {
+                            if let (Ok(from), Ok(to)) = (
+                                usize::from_str_radix(from, 16),
+                                usize::from_str_radix(to, 16),
+                            ) {
+                                inside = from <= middle && middle < to;
+                                continue;
+                            }
+                        }
+                    }
+                    if inside {
+                        if let Some(v) = line.strip_prefix("THPeligible:") {
+                            eligible = Some(v.trim() == "1");
+                        }
+                    }
+                }
+                assert_eq!(eligible, Some(true), "THP mode {mode}");
+            }
+        }
     }
 
     #[test]
