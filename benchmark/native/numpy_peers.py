@@ -3,6 +3,10 @@
   python numpy_peers.py matmul M K N float64|float32 RUNS
   python numpy_peers.py topk ROWS COLS K RUNS PAGES (one float32 dot query: X @ q, argpartition)
 
+RUNS may be `serve`: the job is set up and warmed up, `ready` is printed, and then the job runs
+once for every line read from stdin and prints its time in ms, until stdin ends. That is how
+`bench:native` takes turns between numpy and offload (see `side_by_side` there).
+
 PAGES is 4k or huge: the page size of the stored vectors (Linux). numpy itself asks for huge
 pages (madvise) for every large array; a Node ArrayBuffer gets 4 KiB pages under the usual
 `madvise` setting of transparent huge pages, and a 1.5 GB scan reads about 10% faster from huge
@@ -21,6 +25,14 @@ import numpy as np
 
 
 def median_ms(runs, fn):
+    if runs == "serve":
+        print("ready", flush=True)
+        for _ in sys.stdin:
+            t0 = time.perf_counter()
+            fn()
+            print(f"{(time.perf_counter() - t0) * 1e3:.3f}", flush=True)
+        return float("nan")
+    runs = int(runs)
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -61,13 +73,16 @@ def main():
     if job == "matmul":
         m, k, n = (int(x) for x in sys.argv[2:5])
         dtype = np.dtype(sys.argv[5])
-        runs = int(sys.argv[6])
+        runs = sys.argv[6]
         a = rng.random((m, k)).astype(dtype)
         b = rng.random((k, n)).astype(dtype)
         a @ b  # warm up (threads, pages)
-        print(f"{median_ms(runs, lambda: a @ b):.3f}")
+        ms = median_ms(runs, lambda: a @ b)
+        if runs != "serve":
+            print(f"{ms:.3f}")
     elif job == "topk":
-        rows, cols, k, runs = (int(x) for x in sys.argv[2:6])
+        rows, cols, k = (int(x) for x in sys.argv[2:5])
+        runs = sys.argv[5]
         huge = sys.argv[6] == "huge"
         before = huge_page_kb()
         x = paged_array((rows, cols), np.float32, huge)
@@ -83,7 +98,9 @@ def main():
             return best[np.argsort(-scores[best])]
 
         top()
-        print(f"{median_ms(runs, top):.3f}")
+        ms = median_ms(runs, top)
+        if runs != "serve":
+            print(f"{ms:.3f}")
     else:
         raise SystemExit(f"unknown job {job}")
 

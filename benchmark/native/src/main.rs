@@ -26,23 +26,53 @@ struct Sample {
     cores: f64,
 }
 
-/// Median wall time of `runs` runs of `run` on fresh input from `setup` (not timed), and the
-/// cores used in that median run.
-fn measure<S>(runs: usize, mut setup: impl FnMut() -> S, mut run: impl FnMut(S)) -> Sample {
-    let mut samples: Vec<Sample> = (0..runs)
-        .map(|_| {
-            let input = setup();
-            let (c0, t0) = (cpu_seconds(), Instant::now());
-            run(input);
-            let wall = t0.elapsed().as_secs_f64();
-            Sample {
-                ms: wall * 1e3,
-                cores: (cpu_seconds() - c0) / wall,
-            }
-        })
-        .collect();
-    samples.sort_by(|a, b| a.ms.total_cmp(&b.ms));
-    samples[runs / 2]
+/// The sample of a contender that could not run (its peer is not installed).
+const NOT_RUN: Sample = Sample {
+    ms: f64::NAN,
+    cores: f64::NAN,
+};
+
+/// One timed run of `run` on fresh input from `setup` (not timed), and the cores it used.
+fn timed<S>(mut setup: impl FnMut() -> S, mut run: impl FnMut(S)) -> impl FnMut() -> Sample {
+    move || {
+        let input = setup();
+        let (c0, t0) = (cpu_seconds(), Instant::now());
+        run(input);
+        let wall = t0.elapsed().as_secs_f64();
+        Sample {
+            ms: wall * 1e3,
+            cores: (cpu_seconds() - c0) / wall,
+        }
+    }
+}
+
+/// The median run (by wall time) of `runs` rounds in which every contender runs once, in an
+/// order that rotates from round to round. The machine is shared: its slow and fast spells
+/// last seconds, so contenders measured one block after another can see different machines,
+/// and the ratio of their medians moves with that (sort 10M int32 against the radix crates
+/// read 1.00x to 1.52x in four runs in a row). Taken in turns, they see the same spells.
+fn side_by_side<const N: usize>(
+    runs: usize,
+    contenders: [&mut dyn FnMut() -> Sample; N],
+) -> [Sample; N] {
+    let mut samples: [Vec<Sample>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
+    for round in 0..runs {
+        for i in 0..N {
+            let j = (i + round) % N;
+            samples[j].push(contenders[j]());
+        }
+    }
+    samples.map(|mut s| {
+        s.sort_by(|a, b| a.ms.total_cmp(&b.ms));
+        s[runs / 2]
+    })
+}
+
+/// Median of `runs` runs of `run` on fresh input from `setup` (not timed), one after another
+/// (for rows that are about order, and for a side compared with another process).
+fn measure<S>(runs: usize, setup: impl FnMut() -> S, run: impl FnMut(S)) -> Sample {
+    let [sample] = side_by_side(runs, [&mut timed(setup, run)]);
+    sample
 }
 
 struct Row {
@@ -156,17 +186,20 @@ fn sort_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
         if wanted(&name) {
             let data = float_data(n, shape);
             let c = Cancel::new();
-            let ours = measure(
+            let [ours, voracious, rdst, std_par] = side_by_side(
                 runs,
-                || data.clone(),
-                |mut v| offload::data::sort::sort(&mut v, false, &c).unwrap(),
-            );
-            let voracious = measure(runs, || data.clone(), |mut v| v.voracious_mt_sort(threads));
-            let rdst = measure(runs, || data.clone(), |mut v| v.radix_sort_unstable());
-            let std_par = measure(
-                runs,
-                || data.clone(),
-                |mut v| v.par_sort_unstable_by(f64::total_cmp),
+                [
+                    &mut timed(
+                        || data.clone(),
+                        |mut v| offload::data::sort::sort(&mut v, false, &c).unwrap(),
+                    ),
+                    &mut timed(|| data.clone(), |mut v| v.voracious_mt_sort(threads)),
+                    &mut timed(|| data.clone(), |mut v| v.radix_sort_unstable()),
+                    &mut timed(
+                        || data.clone(),
+                        |mut v| v.par_sort_unstable_by(f64::total_cmp),
+                    ),
+                ],
             );
             print_row(&row(
                 &name,
@@ -182,14 +215,18 @@ fn sort_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
         if wanted(&name) {
             let data = int_data(n, shape);
             let c = Cancel::new();
-            let ours = measure(
+            let [ours, voracious, rdst, std_par] = side_by_side(
                 runs,
-                || data.clone(),
-                |mut v| offload::data::sort::sort(&mut v, false, &c).unwrap(),
+                [
+                    &mut timed(
+                        || data.clone(),
+                        |mut v| offload::data::sort::sort(&mut v, false, &c).unwrap(),
+                    ),
+                    &mut timed(|| data.clone(), |mut v| v.voracious_mt_sort(threads)),
+                    &mut timed(|| data.clone(), |mut v| v.radix_sort_unstable()),
+                    &mut timed(|| data.clone(), |mut v| v.par_sort_unstable()),
+                ],
             );
-            let voracious = measure(runs, || data.clone(), |mut v| v.voracious_mt_sort(threads));
-            let rdst = measure(runs, || data.clone(), |mut v| v.radix_sort_unstable());
-            let std_par = measure(runs, || data.clone(), |mut v| v.par_sort_unstable());
             print_row(&row(
                 &name,
                 ours,
@@ -208,14 +245,6 @@ fn sort_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
         }
         // The peers sort (key, index) pairs, the usual way to get a stable argsort natively.
         let data = float_data(n, shape);
-        let c = Cancel::new();
-        let ours = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(offload::data::sort::argsort(&data, false, &c).unwrap());
-            },
-        );
         let pairs = || -> Vec<(u64, u32)> {
             data.iter()
                 .enumerate()
@@ -226,23 +255,33 @@ fn sort_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
                 })
                 .collect()
         };
-        let rdst = measure(
+        let c = Cancel::new();
+        let [ours, rdst, std_par] = side_by_side(
             runs,
-            || (),
-            |_| {
-                let mut p: Vec<u64> = pairs().into_iter().map(|(k, _)| k).collect();
-                p.radix_sort_unstable();
-                black_box(p);
-            },
-        );
-        let std_par = measure(
-            runs,
-            || (),
-            |_| {
-                let mut p = pairs();
-                p.par_sort_by_key(|x| x.0);
-                black_box(p.into_iter().map(|x| x.1).collect::<Vec<u32>>());
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(offload::data::sort::argsort(&data, false, &c).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut p: Vec<u64> = pairs().into_iter().map(|(k, _)| k).collect();
+                        p.radix_sort_unstable();
+                        black_box(p);
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut p = pairs();
+                        p.par_sort_by_key(|x| x.0);
+                        black_box(p.into_iter().map(|x| x.1).collect::<Vec<u32>>());
+                    },
+                ),
+            ],
         );
         print_row(&row(
             &name,
@@ -334,19 +373,22 @@ fn stats_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     let data = float_data(100_000_000, "uniform");
     let c = Cancel::new();
     if wanted(names[0]) {
-        let ours = measure(
+        let [ours, plain] = side_by_side(
             runs,
-            || (),
-            |_| {
-                black_box(offload::data::describe::describe(&data, 0.0, &c).unwrap());
-            },
-        );
-        let plain = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(plain_describe(&data));
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(offload::data::describe::describe(&data, 0.0, &c).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(plain_describe(&data));
+                    },
+                ),
+            ],
         );
         print_row(&row(names[0], ours, vec![("plain rayon, 16 lanes", plain)]));
     }
@@ -357,23 +399,28 @@ fn stats_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
         if !wanted(name) {
             continue;
         }
-        let ours = measure(
+        let [ours, plain] = side_by_side(
             runs,
-            || (),
-            |_| {
-                black_box(offload::data::histogram::histogram(&data, 256, range, &c).unwrap());
-            },
-        );
-        let plain = measure(
-            runs,
-            || (),
-            |_| {
-                let (lo, hi) = range.unwrap_or_else(|| {
-                    let (_, _, lo, hi) = plain_describe(&data);
-                    (lo, hi)
-                });
-                black_box(plain_histogram(&data, 256, lo, hi));
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(
+                            offload::data::histogram::histogram(&data, 256, range, &c).unwrap(),
+                        );
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let (lo, hi) = range.unwrap_or_else(|| {
+                            let (_, _, lo, hi) = plain_describe(&data);
+                            (lo, hi)
+                        });
+                        black_box(plain_histogram(&data, 256, lo, hi));
+                    },
+                ),
+            ],
         );
         print_row(&row(
             name,
@@ -382,24 +429,29 @@ fn stats_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
         ));
     }
     if wanted(names[3]) {
-        let ours = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(offload::data::quantiles::quantiles(&data, &[0.5, 0.99], &c).unwrap());
-            },
-        );
         // select_nth_unstable on a scratch copy (made outside the timing).
-        let plain = measure(
+        let [ours, plain] = side_by_side(
             runs,
-            || data.clone(),
-            |mut v| {
-                let n = v.len();
-                let (lower, _, _) = v.select_nth_unstable_by((n - 1) / 2, f64::total_cmp);
-                black_box(lower.len());
-                let k = ((n - 1) as f64 * 0.99) as usize;
-                black_box(*v.select_nth_unstable_by(k, f64::total_cmp).1);
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(
+                            offload::data::quantiles::quantiles(&data, &[0.5, 0.99], &c).unwrap(),
+                        );
+                    },
+                ),
+                &mut timed(
+                    || data.clone(),
+                    |mut v| {
+                        let n = v.len();
+                        let (lower, _, _) = v.select_nth_unstable_by((n - 1) / 2, f64::total_cmp);
+                        black_box(lower.len());
+                        let k = ((n - 1) as f64 * 0.99) as usize;
+                        black_box(*v.select_nth_unstable_by(k, f64::total_cmp).1);
+                    },
+                ),
+            ],
         );
         print_row(&row(names[3], ours, vec![("select_nth_unstable", plain)]));
     }
@@ -522,11 +574,71 @@ fn installed(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn numpy(job: &[String]) -> Option<Sample> {
+/// A peer in another process that runs its job once for every line it reads and answers with
+/// its time in ms (numpy_peers.py's `serve`), so that it takes turns with offload in
+/// [`side_by_side`] as the peers in this process do.
+struct Served {
+    child: std::process::Child,
+    answers: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Served {
+    /// Starts `program args` (with `env` added) and waits for its `ready` (its set-up and warm-up are over).
+    fn start(program: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> Option<Served> {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        let mut answers = std::io::BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        if answers.read_line(&mut line).ok()? == 0 || line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        Some(Served { child, answers })
+    }
+
+    /// One run of the job, timed by the peer.
+    fn run(&mut self) -> Sample {
+        use std::io::{BufRead as _, Write as _};
+        let stdin = self.child.stdin.as_mut().expect("the peer's stdin is open");
+        stdin.write_all(b"run\n").expect("the peer reads");
+        let mut line = String::new();
+        self.answers.read_line(&mut line).expect("the peer answers");
+        let ms = line
+            .trim()
+            .parse()
+            .expect("the peer answers with its time in ms");
+        Sample {
+            ms,
+            cores: f64::NAN, // another process: its CPU time is not ours to read
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take()); // end of input: the peer exits
+        let _ = self.child.wait();
+    }
+}
+
+/// numpy_peers.py serving `job` (its runs argument is `serve`), when the bench venv has numpy.
+fn numpy(job: &[String]) -> Option<Served> {
     let python = venv_python()?;
     let mut args = vec!["numpy_peers.py".to_string()];
     args.extend_from_slice(job);
-    external(&python, &args)
+    // OpenBLAS's threads spin for about 0.1 s after a job before they sleep (2^28 cycles),
+    // which took a core from whichever contender ran next; 2^4 cycles makes them sleep at once,
+    // as offload's threads do. Waiting 0.1 s instead let the host give the idle vCPUs away,
+    // and the next contender ran on one core.
+    Served::start(&python, &args, &[("OPENBLAS_THREAD_TIMEOUT", "4")])
 }
 
 fn faer_product<T: offload::algo::matmul::Scalar>(a: &[T], b: &[T], m: usize, k: usize, n: usize) {
@@ -563,26 +675,33 @@ fn matmul_rows(wanted: &dyn Fn(&str) -> bool) {
         let a: Vec<T> = (0..m * k).map(|_| from(rng.unit())).collect();
         let b: Vec<T> = (0..k * n).map(|_| from(rng.unit())).collect();
         let c = Cancel::new();
-        let ours = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(offload::algo::matmul::matmul(&a, m, k, &b, n, &c).unwrap());
-            },
-        );
-        let faer_direct = measure(runs, || (), |_| faer_product(&a, &b, m, k, n));
-        offload::simd::clean_upper_state();
-        let mut peers = vec![("faer 0.24, called directly", faer_direct)];
         let job = [
             "matmul",
             &m.to_string(),
             &k.to_string(),
             &n.to_string(),
             dtype,
-            &runs.to_string(),
+            "serve",
         ];
-        if let Some(s) = numpy(&job.map(String::from)) {
-            peers.push(("numpy (OpenBLAS)", s));
+        let mut numpy = numpy(&job.map(String::from));
+        let [ours, faer_direct, numpy_sample] = side_by_side(
+            runs,
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(offload::algo::matmul::matmul(&a, m, k, &b, n, &c).unwrap());
+                    },
+                ),
+                &mut timed(|| (), |_| faer_product(&a, &b, m, k, n)),
+                &mut || numpy.as_mut().map_or(NOT_RUN, Served::run),
+            ],
+        );
+        drop(numpy);
+        offload::simd::clean_upper_state();
+        let mut peers = vec![("faer 0.24, called directly", faer_direct)];
+        if !numpy_sample.ms.is_nan() {
+            peers.push(("numpy (OpenBLAS)", numpy_sample));
         }
         let gflops = |s: &Sample| flops / (s.ms * 1e6);
         println!(
@@ -755,31 +874,40 @@ fn top_k_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
         let x = x.as_slice();
         let c = Cancel::new();
         let metric = offload::algo::topk::Metric::Dot;
-        let ours = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(offload::algo::topk::top_k(x, rows, cols, q, 1, 10, metric, &c).unwrap());
-            },
-        );
-        let plain = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(plain_top_k(x, cols, q, 10));
-            },
-        );
-        let mut peers = vec![("plain rayon scan, 16 lanes", plain)];
         let job = [
             "topk",
             &rows.to_string(),
             &cols.to_string(),
             "10",
-            &runs.to_string(),
+            "serve",
             peer_pages,
         ];
-        if let Some(s) = numpy(&job.map(String::from)) {
-            peers.push(("numpy X @ q + argpartition", s));
+        let mut numpy = numpy(&job.map(String::from));
+        let [ours, plain, numpy_sample] = side_by_side(
+            runs,
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(
+                            offload::algo::topk::top_k(x, rows, cols, q, 1, 10, metric, &c)
+                                .unwrap(),
+                        );
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(plain_top_k(x, cols, q, 10));
+                    },
+                ),
+                &mut || numpy.as_mut().map_or(NOT_RUN, Served::run),
+            ],
+        );
+        drop(numpy);
+        let mut peers = vec![("plain rayon scan, 16 lanes", plain)];
+        if !numpy_sample.ms.is_nan() {
+            peers.push(("numpy X @ q + argpartition", numpy_sample));
         }
         print_row(&row(&name, ours, peers));
     }
@@ -919,37 +1047,45 @@ fn resize_row(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     let pixels = random_bytes(w * h * 4, 3);
     let view = rgba(&pixels, w, h);
     let c = Cancel::new();
-    let ours = measure(
+    let [ours, direct] = side_by_side(
         runs,
-        || (),
-        |_| {
-            black_box(
-                offload::image::resize::resize(
-                    &view,
-                    1920,
-                    1080,
-                    offload::image::resize::Filter::Lanczos3,
-                    &c,
-                )
-                .unwrap(),
-            );
-        },
-    );
-    let direct = measure(
-        runs,
-        || (),
-        |_| {
-            let src = fir::images::ImageRef::new(w as u32, h as u32, &pixels, fir::PixelType::U8x4)
-                .unwrap();
-            let mut dst = fir::images::Image::new(1920, 1080, fir::PixelType::U8x4);
-            let options = fir::ResizeOptions::new()
-                .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3))
-                .use_alpha(true);
-            fir::Resizer::new()
-                .resize(&src, &mut dst, &options)
-                .unwrap();
-            black_box(dst);
-        },
+        [
+            &mut timed(
+                || (),
+                |_| {
+                    black_box(
+                        offload::image::resize::resize(
+                            &view,
+                            1920,
+                            1080,
+                            offload::image::resize::Filter::Lanczos3,
+                            &c,
+                        )
+                        .unwrap(),
+                    );
+                },
+            ),
+            &mut timed(
+                || (),
+                |_| {
+                    let src = fir::images::ImageRef::new(
+                        w as u32,
+                        h as u32,
+                        &pixels,
+                        fir::PixelType::U8x4,
+                    )
+                    .unwrap();
+                    let mut dst = fir::images::Image::new(1920, 1080, fir::PixelType::U8x4);
+                    let options = fir::ResizeOptions::new()
+                        .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3))
+                        .use_alpha(true);
+                    fir::Resizer::new()
+                        .resize(&src, &mut dst, &options)
+                        .unwrap();
+                    black_box(dst);
+                },
+            ),
+        ],
     );
     print_row(&row(
         name,
@@ -971,15 +1107,6 @@ fn hash_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     }
     let bytes = random_bytes(1 << 30, 5);
     let c = Cancel::new();
-    let ours = |algorithm| {
-        measure(
-            runs,
-            || (),
-            |_| {
-                black_box(hash_bytes(algorithm, &bytes, &c).unwrap());
-            },
-        )
-    };
     let peers: [HashPeer; 3] = [
         (names[0], Algorithm::Blake3, "blake3 update_rayon", &|b| {
             black_box(blake3::Hasher::new().update_rayon(b).finalize());
@@ -993,9 +1120,19 @@ fn hash_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     ];
     for (name, algorithm, peer, direct) in peers {
         if wanted(name) {
-            let s = ours(algorithm);
-            let theirs = measure(runs, || (), |_| direct(&bytes));
-            print_row(&row(name, s, vec![(peer, theirs)]));
+            let [ours, theirs] = side_by_side(
+                runs,
+                [
+                    &mut timed(
+                        || (),
+                        |_| {
+                            black_box(hash_bytes(algorithm, &bytes, &c).unwrap());
+                        },
+                    ),
+                    &mut timed(|| (), |_| direct(&bytes)),
+                ],
+            );
+            print_row(&row(name, ours, vec![(peer, theirs)]));
         }
     }
 }
@@ -1120,29 +1257,32 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     let data = log_lines(200_000_000);
     let c = Cancel::new();
     if wanted(names[0]) {
-        let ours = measure(
+        let [ours, libdeflate_one, pigz_rs] = side_by_side(
             runs,
-            || (),
-            |_| {
-                black_box(compress(&data, Format::Gzip, 6, &c).unwrap());
-            },
-        );
-        let libdeflate_one = measure(
-            runs,
-            || (),
-            |_| {
-                let mut z =
-                    libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap());
-                let mut out = vec![0u8; z.gzip_compress_bound(data.len())];
-                black_box(z.gzip_compress(&data, &mut out).unwrap());
-            },
-        );
-        let pigz_rs = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(pigz_zlib_rs(&data, 6));
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(compress(&data, Format::Gzip, 6, &c).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut z = libdeflater::Compressor::new(
+                            libdeflater::CompressionLvl::new(6).unwrap(),
+                        );
+                        let mut out = vec![0u8; z.gzip_compress_bound(data.len())];
+                        black_box(z.gzip_compress(&data, &mut out).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(pigz_zlib_rs(&data, 6));
+                    },
+                ),
+            ],
         );
         let mut peers = vec![
             ("libdeflate, one call (1 thread)", libdeflate_one),
@@ -1172,34 +1312,38 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
             out.truncate(n);
             out
         };
-        let ours = measure(
+        let [ours, libdeflate, flate2] = side_by_side(
             runs,
-            || (),
-            |_| {
-                black_box(decompress(&one_member, Some(Format::Gzip), usize::MAX, &c).unwrap());
-            },
-        );
-        let libdeflate = measure(
-            runs,
-            || (),
-            |_| {
-                // Its best case: one call with the output size known in advance.
-                let mut d = libdeflater::Decompressor::new();
-                let mut out = vec![0u8; data.len()];
-                black_box(d.gzip_decompress(&one_member, &mut out).unwrap());
-            },
-        );
-        let flate2 = measure(
-            runs,
-            || (),
-            |_| {
-                use std::io::Read;
-                let mut out = Vec::with_capacity(data.len());
-                flate2::read::MultiGzDecoder::new(&packed[..])
-                    .read_to_end(&mut out)
-                    .unwrap();
-                black_box(out);
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(
+                            decompress(&one_member, Some(Format::Gzip), usize::MAX, &c).unwrap(),
+                        );
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        // Its best case: one call with the output size known in advance.
+                        let mut d = libdeflater::Decompressor::new();
+                        let mut out = vec![0u8; data.len()];
+                        black_box(d.gzip_decompress(&one_member, &mut out).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        use std::io::Read;
+                        let mut out = Vec::with_capacity(data.len());
+                        flate2::read::MultiGzDecoder::new(&packed[..])
+                            .read_to_end(&mut out)
+                            .unwrap();
+                        black_box(out);
+                    },
+                ),
+            ],
         );
         print_row(&row(
             names[1],
@@ -1211,21 +1355,24 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
         ));
     }
     if wanted(names[2]) {
-        let ours = measure(
+        let [ours, zstd_mt] = side_by_side(
             runs,
-            || (),
-            |_| {
-                black_box(compress(&data, Format::Zstd, 3, &c).unwrap());
-            },
-        );
-        let zstd_mt = measure(
-            runs,
-            || (),
-            |_| {
-                let mut e = zstd::bulk::Compressor::new(3).unwrap();
-                e.multithread(threads as u32).unwrap();
-                black_box(e.compress(&data).unwrap());
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(compress(&data, Format::Zstd, 3, &c).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut e = zstd::bulk::Compressor::new(3).unwrap();
+                        e.multithread(threads as u32).unwrap();
+                        black_box(e.compress(&data).unwrap());
+                    },
+                ),
+            ],
         );
         let mut peers = vec![("zstd crate bulk, multithread", zstd_mt)];
         let file = std::env::temp_dir().join("offload-bench-logs-zstd.json");
@@ -1246,26 +1393,29 @@ fn compress_rows(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     }
     if wanted(names[3]) {
         let small = &data[..20_000_000];
-        let ours = measure(
+        let [ours, one] = side_by_side(
             runs,
-            || (),
-            |_| {
-                black_box(compress(small, Format::Brotli, 5, &c).unwrap());
-            },
-        );
-        let one = measure(
-            runs,
-            || (),
-            |_| {
-                let mut out = Vec::new();
-                let params = brotli::enc::BrotliEncoderParams {
-                    quality: 5,
-                    lgwin: 22,
-                    ..Default::default()
-                };
-                brotli::BrotliCompress(&mut &small[..], &mut out, &params).unwrap();
-                black_box(out);
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(compress(small, Format::Brotli, 5, &c).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut out = Vec::new();
+                        let params = brotli::enc::BrotliEncoderParams {
+                            quality: 5,
+                            lgwin: 22,
+                            ..Default::default()
+                        };
+                        brotli::BrotliCompress(&mut &small[..], &mut out, &params).unwrap();
+                        black_box(out);
+                    },
+                ),
+            ],
         );
         print_row(&row(
             names[3],
@@ -1306,29 +1456,32 @@ fn password_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
             secret: &[],
             associated_data: &[],
         };
-        let ours = measure(
+        let [ours, theirs] = side_by_side(
             runs,
-            || (),
-            |_| {
-                let mut tag = [0u8; 32];
-                argon2(&params, &input, &mut tag, &c).unwrap();
-                black_box(tag);
-            },
-        );
-        let theirs = measure(
-            runs,
-            || (),
-            |_| {
-                let ctx = argon2::Argon2::new(
-                    argon2::Algorithm::Argon2id,
-                    argon2::Version::V0x13,
-                    argon2::Params::new(m, t, p, Some(32)).unwrap(),
-                );
-                let mut tag = [0u8; 32];
-                ctx.hash_password_into(b"correct horse battery staple", &salt, &mut tag)
-                    .unwrap();
-                black_box(tag);
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut tag = [0u8; 32];
+                        argon2(&params, &input, &mut tag, &c).unwrap();
+                        black_box(tag);
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let ctx = argon2::Argon2::new(
+                            argon2::Algorithm::Argon2id,
+                            argon2::Version::V0x13,
+                            argon2::Params::new(m, t, p, Some(32)).unwrap(),
+                        );
+                        let mut tag = [0u8; 32];
+                        ctx.hash_password_into(b"correct horse battery staple", &salt, &mut tag)
+                            .unwrap();
+                        black_box(tag);
+                    },
+                ),
+            ],
         );
         print_row(&row(
             name,
@@ -1339,59 +1492,65 @@ fn password_rows(runs: usize, wanted: &dyn Fn(&str) -> bool) {
     let name = "password scrypt N=2^17 r=8 p=1";
     if wanted(name) {
         use offload::password::scrypt::{scrypt, ScryptParams};
-        let ours = measure(
+        let [ours, theirs] = side_by_side(
             runs,
-            || (),
-            |_| {
-                let mut out = [0u8; 32];
-                scrypt(
-                    &ScryptParams {
-                        log_n: 17,
-                        r: 8,
-                        p: 1,
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut out = [0u8; 32];
+                        scrypt(
+                            &ScryptParams {
+                                log_n: 17,
+                                r: 8,
+                                p: 1,
+                            },
+                            b"pw",
+                            &salt,
+                            &mut out,
+                            &c,
+                        )
+                        .unwrap();
+                        black_box(out);
                     },
-                    b"pw",
-                    &salt,
-                    &mut out,
-                    &c,
-                )
-                .unwrap();
-                black_box(out);
-            },
-        );
-        let theirs = measure(
-            runs,
-            || (),
-            |_| {
-                let mut out = [0u8; 32];
-                scrypt::scrypt(
-                    b"pw",
-                    &salt,
-                    &scrypt::Params::new(17, 8, 1).unwrap(),
-                    &mut out,
-                )
-                .unwrap();
-                black_box(out);
-            },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        let mut out = [0u8; 32];
+                        scrypt::scrypt(
+                            b"pw",
+                            &salt,
+                            &scrypt::Params::new(17, 8, 1).unwrap(),
+                            &mut out,
+                        )
+                        .unwrap();
+                        black_box(out);
+                    },
+                ),
+            ],
         );
         print_row(&row(name, ours, vec![("RustCrypto scrypt 0.12", theirs)]));
     }
     let name = "password bcrypt cost 12";
     if wanted(name) {
         use offload::password::bcrypt::{bcrypt, key_of};
-        let ours = measure(
+        let [ours, theirs] = side_by_side(
             runs,
-            || (),
-            |_| {
-                black_box(bcrypt(12, &salt, &key_of(b"pw"), &c).unwrap());
-            },
-        );
-        let theirs = measure(
-            runs,
-            || (),
-            |_| {
-                black_box(bcrypt::hash_with_salt(b"pw", 12, salt).unwrap());
-            },
+            [
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(bcrypt(12, &salt, &key_of(b"pw"), &c).unwrap());
+                    },
+                ),
+                &mut timed(
+                    || (),
+                    |_| {
+                        black_box(bcrypt::hash_with_salt(b"pw", 12, salt).unwrap());
+                    },
+                ),
+            ],
         );
         print_row(&row(
             name,
