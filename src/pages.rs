@@ -331,10 +331,18 @@ mod tests {
         #[cfg(target_os = "linux")]
         {
             // The kernel marks the mapping eligible (whether it then finds free huge pages is
-            // up to it), unless transparent huge pages are off or not built in.
+            // up to it), unless transparent huge pages are off, not built in, or turned off
+            // for this process (prctl), or the kernel does not say (before Linux 5.0).
             let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
                 .unwrap_or_default();
-            if mode.contains("[always]") || mode.contains("[madvise]") {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+            if (mode.contains("[always]") || mode.contains("[madvise]"))
+                && !status
+                    .lines()
+                    .any(|l| l.split_whitespace().eq(["THP_enabled:", "0"]))
+                && smaps.contains("THPeligible:")
+            {
                 let middle = written.as_ptr() as usize + std::mem::size_of_val(&written[..]) / 2;
                 let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
                 let mut inside = false;
